@@ -1,24 +1,26 @@
-/* type.c — the type traits table (see type.h). Sizes pinned against the block structs in
- * tensor/blocks.h by static_asserts there. */
+/* type.c — the type traits table (see type.h). Quantized block sizes come from the block structs in
+ * tensor/blocks.h (static_asserts there pin them). */
 #include "tensor/type.h"
+
+#include "tensor/blocks.h"
 
 #define QK_K 256
 
 static const hearth_type_traits type_traits[HEARTH_TYPE_COUNT] = {
     [HEARTH_TYPE_F32]     = { "F32",     1,    4,                 false },
     [HEARTH_TYPE_F16]     = { "F16",     1,    2,                 false },
-    [HEARTH_TYPE_Q4_0]    = { "Q4_0",    32,   2 + 16,            true  },
-    [HEARTH_TYPE_Q4_1]    = { "Q4_1",    32,   2 + 2 + 16,        true  },
-    [HEARTH_TYPE_Q5_0]    = { "Q5_0",    32,   2 + 4 + 16,        true  },
-    [HEARTH_TYPE_Q5_1]    = { "Q5_1",    32,   2 + 2 + 4 + 16,    true  },
-    [HEARTH_TYPE_Q8_0]    = { "Q8_0",    32,   2 + 32,            true  },
-    [HEARTH_TYPE_Q8_1]    = { "Q8_1",    32,   2 + 2 + 32,        true  },
-    [HEARTH_TYPE_Q2_K]    = { "Q2_K",    QK_K, 16 + 64 + 2 + 2,   true  },
-    [HEARTH_TYPE_Q3_K]    = { "Q3_K",    QK_K, 32 + 64 + 12 + 2,  true  },
-    [HEARTH_TYPE_Q4_K]    = { "Q4_K",    QK_K, 2 + 2 + 12 + 128,  true  },
-    [HEARTH_TYPE_Q5_K]    = { "Q5_K",    QK_K, 2 + 2 + 12 + 32 + 128, true },
-    [HEARTH_TYPE_Q6_K]    = { "Q6_K",    QK_K, 128 + 64 + 16 + 2, true  },
-    [HEARTH_TYPE_Q8_K]    = { "Q8_K",    QK_K, 4 + 256 + 32,      true  },
+    [HEARTH_TYPE_Q4_0]    = { "Q4_0",    32,   sizeof(block_q4_0),            true  },
+    [HEARTH_TYPE_Q4_1]    = { "Q4_1",    32,   sizeof(block_q4_1),        true  },
+    [HEARTH_TYPE_Q5_0]    = { "Q5_0",    32,   sizeof(block_q5_0),        true  },
+    [HEARTH_TYPE_Q5_1]    = { "Q5_1",    32,   sizeof(block_q5_1),    true  },
+    [HEARTH_TYPE_Q8_0]    = { "Q8_0",    32,   sizeof(block_q8_0),            true  },
+    [HEARTH_TYPE_Q8_1]    = { "Q8_1",    32,   sizeof(block_q8_1),        true  },
+    [HEARTH_TYPE_Q2_K]    = { "Q2_K",    QK_K, sizeof(block_q2_K),   true  },
+    [HEARTH_TYPE_Q3_K]    = { "Q3_K",    QK_K, sizeof(block_q3_K),  true  },
+    [HEARTH_TYPE_Q4_K]    = { "Q4_K",    QK_K, sizeof(block_q4_K),  true  },
+    [HEARTH_TYPE_Q5_K]    = { "Q5_K",    QK_K, sizeof(block_q5_K), true },
+    [HEARTH_TYPE_Q6_K]    = { "Q6_K",    QK_K, sizeof(block_q6_K), true  },
+    [HEARTH_TYPE_Q8_K]    = { "Q8_K",    QK_K, sizeof(block_q8_K),      true  },
     [HEARTH_TYPE_IQ2_XXS] = { "IQ2_XXS", QK_K, 2 + 64,            true  },
     [HEARTH_TYPE_IQ2_XS]  = { "IQ2_XS",  QK_K, 2 + 64 + 8,        true  },
     [HEARTH_TYPE_IQ3_XXS] = { "IQ3_XXS", QK_K, 2 + 96,            true  },
