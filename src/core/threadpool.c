@@ -29,6 +29,8 @@ typedef struct pool_worker {
 
 struct hearth_threadpool {
     int              n_threads;
+    int              spin_worker; /* spin iterations before sleeping (0 when oversubscribed) */
+    int              spin_caller; /* spin iterations before yielding while waiting */
     int              n_started;   /* workers actually created (n_threads - 1 on success) */
     pthread_t       *threads;     /* (n_threads - 1) */
     pool_worker     *workers;     /* (n_threads - 1) */
@@ -50,13 +52,15 @@ static inline void cpu_relax(void) {
 #endif
 }
 
+static int usable_cpus(void);
+
 static void *pool_worker_main(void *p) {
     pool_worker       *w    = p;
     hearth_threadpool *pool = w->pool;
     unsigned           seen = 0;
     for (;;) {
         unsigned g = atomic_load_explicit(&pool->gen, memory_order_acquire);
-        for (int i = 0; g == seen && i < POOL_SPIN_WORKER; i++) {
+        for (int i = 0; g == seen && i < pool->spin_worker; i++) {
             if (atomic_load_explicit(&pool->stop, memory_order_relaxed)) return NULL;
             cpu_relax();
             g = atomic_load_explicit(&pool->gen, memory_order_acquire);
@@ -80,6 +84,10 @@ hearth_threadpool *hearth_threadpool_create(int n_threads) {
     hearth_threadpool *pool = calloc(1, sizeof *pool);
     if (!pool) return NULL;
     pool->n_threads = n_threads;
+    /* More threads than CPUs: spinning would steal the CPU from the thread being waited for. */
+    const int oversubscribed = n_threads > usable_cpus();
+    pool->spin_worker = oversubscribed ? 0 : POOL_SPIN_WORKER;
+    pool->spin_caller = oversubscribed ? 16 : POOL_SPIN_CALLER;
     atomic_init(&pool->gen, 0);
     atomic_init(&pool->pending, 0);
     atomic_init(&pool->stop, 0);
@@ -137,7 +145,7 @@ void hearth_threadpool_run(hearth_threadpool *pool, hearth_task_fn fn, void *arg
     fn(arg, 0, pool->n_threads);
 
     for (int i = 0; atomic_load_explicit(&pool->pending, memory_order_acquire) > 0; i++) {
-        if (i < POOL_SPIN_CALLER) cpu_relax();
+        if (i < pool->spin_caller) cpu_relax();
         else sched_yield();
     }
     pthread_mutex_unlock(&pool->run_mu);

@@ -1,0 +1,127 @@
+/* dispatch.c — the kernel tables, one per ISA, and the choice of the active one: made once,
+ * on first use, from cpuid (__builtin_cpu_supports); HEARTH_KERNELS=ref|avx2 overrides it
+ * (a forced ISA the CPU lacks falls back to ref with a warning).  AVX-512 kernels are not
+ * written yet: a CPU with AVX-512 runs the AVX2 table. */
+#include "kernels/kernels_impl.h"
+
+#include "core/core.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { ISA_REF, ISA_AVX2, ISA_COUNT };
+static const char *const isa_names[ISA_COUNT] = { "ref", "avx2" };
+
+#define ROW(T, VT, TF, FF, VD) [HEARTH_TYPE_##T] = { HEARTH_TYPE_##VT, TF, FF, VD }
+
+static const hearth_type_kernels ref_table[HEARTH_TYPE_COUNT] = {
+    ROW(F32, F32, hearth_ref_to_float_f32, hearth_ref_from_float_f32, hearth_ref_vec_dot_f32),
+    ROW(F16, F16, hearth_ref_to_float_f16, hearth_ref_from_float_f16, hearth_ref_vec_dot_f16),
+    ROW(BF16, BF16, hearth_ref_to_float_bf16, hearth_ref_from_float_bf16, hearth_ref_vec_dot_bf16),
+    ROW(Q4_0, Q8_0, hearth_ref_to_float_q4_0, NULL, hearth_ref_vec_dot_q4_0),
+    ROW(Q4_1, Q8_1, hearth_ref_to_float_q4_1, NULL, hearth_ref_vec_dot_q4_1),
+    ROW(Q5_0, Q8_0, hearth_ref_to_float_q5_0, NULL, hearth_ref_vec_dot_q5_0),
+    ROW(Q5_1, Q8_1, hearth_ref_to_float_q5_1, NULL, hearth_ref_vec_dot_q5_1),
+    ROW(Q8_0, Q8_0, hearth_ref_to_float_q8_0, hearth_ref_from_float_q8_0, hearth_ref_vec_dot_q8_0),
+    ROW(Q8_1, Q8_1, hearth_ref_to_float_q8_1, hearth_ref_from_float_q8_1, NULL),
+    ROW(Q2_K, Q8_K, hearth_ref_to_float_q2_K, NULL, hearth_ref_vec_dot_q2_K),
+    ROW(Q3_K, Q8_K, hearth_ref_to_float_q3_K, NULL, hearth_ref_vec_dot_q3_K),
+    ROW(Q4_K, Q8_K, hearth_ref_to_float_q4_K, NULL, hearth_ref_vec_dot_q4_K),
+    ROW(Q5_K, Q8_K, hearth_ref_to_float_q5_K, NULL, hearth_ref_vec_dot_q5_K),
+    ROW(Q6_K, Q8_K, hearth_ref_to_float_q6_K, NULL, hearth_ref_vec_dot_q6_K),
+    ROW(Q8_K, Q8_K, hearth_ref_to_float_q8_K, hearth_ref_from_float_q8_K, NULL),
+};
+
+static hearth_type_kernels tables[ISA_COUNT][HEARTH_TYPE_COUNT];
+static pthread_once_t      tables_once = PTHREAD_ONCE_INIT;
+static int                 active_isa  = ISA_REF;
+
+/* Replaces the non-NULL functions of `over` in table t. */
+static void table_override(hearth_type_kernels *t, hearth_type type, hearth_to_float_fn tf,
+                           hearth_from_float_fn ff, hearth_vec_dot_fn vd) {
+    if (tf) t[type].to_float = tf;
+    if (ff) t[type].from_float = ff;
+    if (vd) t[type].vec_dot = vd;
+}
+
+static void build_avx2(hearth_type_kernels *t) {
+    memcpy(t, ref_table, sizeof ref_table);
+#ifdef HEARTH_HAVE_AVX2_KERNELS
+    table_override(t, HEARTH_TYPE_F32, NULL, NULL, hearth_avx2_vec_dot_f32);
+    table_override(t, HEARTH_TYPE_F16, hearth_avx2_to_float_f16, hearth_avx2_from_float_f16, hearth_avx2_vec_dot_f16);
+    table_override(t, HEARTH_TYPE_BF16, NULL, NULL, hearth_avx2_vec_dot_bf16);
+    table_override(t, HEARTH_TYPE_Q4_0, hearth_avx2_to_float_q4_0, NULL, hearth_avx2_vec_dot_q4_0);
+    table_override(t, HEARTH_TYPE_Q4_1, NULL, NULL, hearth_avx2_vec_dot_q4_1);
+    table_override(t, HEARTH_TYPE_Q5_0, NULL, NULL, hearth_avx2_vec_dot_q5_0);
+    table_override(t, HEARTH_TYPE_Q5_1, NULL, NULL, hearth_avx2_vec_dot_q5_1);
+    table_override(t, HEARTH_TYPE_Q8_0, hearth_avx2_to_float_q8_0, hearth_avx2_from_float_q8_0, hearth_avx2_vec_dot_q8_0);
+    table_override(t, HEARTH_TYPE_Q8_1, NULL, hearth_avx2_from_float_q8_1, NULL);
+    table_override(t, HEARTH_TYPE_Q2_K, NULL, NULL, hearth_avx2_vec_dot_q2_K);
+    table_override(t, HEARTH_TYPE_Q3_K, NULL, NULL, hearth_avx2_vec_dot_q3_K);
+    table_override(t, HEARTH_TYPE_Q4_K, NULL, NULL, hearth_avx2_vec_dot_q4_K);
+    table_override(t, HEARTH_TYPE_Q5_K, NULL, NULL, hearth_avx2_vec_dot_q5_K);
+    table_override(t, HEARTH_TYPE_Q6_K, NULL, NULL, hearth_avx2_vec_dot_q6_K);
+    table_override(t, HEARTH_TYPE_Q8_K, NULL, hearth_avx2_from_float_q8_K, NULL);
+#else
+    (void)table_override;
+#endif
+}
+
+int hearth_kernels_cpu_has(const char *isa) {
+    if (!strcmp(isa, "ref")) return 1;
+#if (defined(__x86_64__) || defined(__i386__)) && defined(HEARTH_HAVE_AVX2_KERNELS)
+    __builtin_cpu_init();
+    if (!strcmp(isa, "avx2"))
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+#endif
+    return 0;
+}
+
+static void tables_init(void) {
+    memcpy(tables[ISA_REF], ref_table, sizeof ref_table);
+    build_avx2(tables[ISA_AVX2]);
+    active_isa = hearth_kernels_cpu_has("avx2") ? ISA_AVX2 : ISA_REF;
+    const char *force = getenv("HEARTH_KERNELS");
+    if (force && *force) {
+        int found = -1;
+        for (int i = 0; i < ISA_COUNT; i++)
+            if (!strcmp(force, isa_names[i])) found = i;
+        if (found < 0)
+            HEARTH_LOG_W("HEARTH_KERNELS=%s is not a known kernel set (ref, avx2); using %s", force,
+                         isa_names[active_isa]);
+        else if (!hearth_kernels_cpu_has(isa_names[found])) {
+            HEARTH_LOG_W("HEARTH_KERNELS=%s: this CPU or build lacks it; using ref", force);
+            active_isa = ISA_REF;
+        } else
+            active_isa = found;
+    }
+}
+
+static const hearth_type_kernels *table_entry(int isa, hearth_type type) {
+    if ((unsigned)type >= HEARTH_TYPE_COUNT) return NULL;
+    const hearth_type_kernels *k = &tables[isa][type];
+    return (k->to_float || k->vec_dot || k->from_float) ? k : NULL;
+}
+
+const hearth_type_kernels *hearth_kernels_get(hearth_type type) {
+    pthread_once(&tables_once, tables_init);
+    return table_entry(active_isa, type);
+}
+
+const hearth_type_kernels *hearth_kernels_ref(hearth_type type) {
+    pthread_once(&tables_once, tables_init);
+    return table_entry(ISA_REF, type);
+}
+
+const hearth_type_kernels *hearth_kernels_table(const char *isa, hearth_type type) {
+    pthread_once(&tables_once, tables_init);
+    for (int i = 0; i < ISA_COUNT; i++)
+        if (!strcmp(isa, isa_names[i])) return table_entry(i, type);
+    return NULL;
+}
+
+const char *hearth_kernels_isa(void) {
+    pthread_once(&tables_once, tables_init);
+    return isa_names[active_isa];
+}

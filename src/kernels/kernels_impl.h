@@ -1,0 +1,116 @@
+/*
+ * kernels_impl.h — what the kernel files share inside src/kernels/: the reference kernels
+ * (kernels/ref/, the specification) and the per-ISA kernels (kernels/x86/), by name, so that
+ * dispatch.c can build its tables and the tests can call one ISA directly.
+ * Conventions: n is the element count (a multiple of the block size of the types involved);
+ * vec_dot(n, s, w, a) writes one float to *s.
+ */
+#ifndef HEARTH_KERNELS_IMPL_H
+#define HEARTH_KERNELS_IMPL_H
+
+#include "kernels/kernels.h"
+#include "tensor/blocks.h"
+
+#include <string.h>
+
+/* ---- kernels/ref: dequantize (to_float) ---------------------------------------------- */
+void hearth_ref_to_float_f32(const void *x, float *y, int64_t n);
+void hearth_ref_to_float_f16(const void *x, float *y, int64_t n);
+void hearth_ref_to_float_bf16(const void *x, float *y, int64_t n);
+void hearth_ref_to_float_q4_0(const void *x, float *y, int64_t n);
+void hearth_ref_to_float_q4_1(const void *x, float *y, int64_t n);
+void hearth_ref_to_float_q5_0(const void *x, float *y, int64_t n);
+void hearth_ref_to_float_q5_1(const void *x, float *y, int64_t n);
+void hearth_ref_to_float_q8_0(const void *x, float *y, int64_t n);
+void hearth_ref_to_float_q8_1(const void *x, float *y, int64_t n);
+void hearth_ref_to_float_q2_K(const void *x, float *y, int64_t n);
+void hearth_ref_to_float_q3_K(const void *x, float *y, int64_t n);
+void hearth_ref_to_float_q4_K(const void *x, float *y, int64_t n);
+void hearth_ref_to_float_q5_K(const void *x, float *y, int64_t n);
+void hearth_ref_to_float_q6_K(const void *x, float *y, int64_t n);
+void hearth_ref_to_float_q8_K(const void *x, float *y, int64_t n);
+
+/* ---- kernels/ref: quantize activations (from_float), rounding as llama.cpp's _ref ----- */
+void hearth_ref_from_float_f32(const float *x, void *y, int64_t n);
+void hearth_ref_from_float_f16(const float *x, void *y, int64_t n);
+void hearth_ref_from_float_bf16(const float *x, void *y, int64_t n);
+void hearth_ref_from_float_q8_0(const float *x, void *y, int64_t n);
+void hearth_ref_from_float_q8_1(const float *x, void *y, int64_t n);
+void hearth_ref_from_float_q8_K(const float *x, void *y, int64_t n);
+
+/* ---- kernels/ref: dot products (weight type x its vec_dot_type) ---------------------- */
+void hearth_ref_vec_dot_f32(int64_t n, float *s, const void *w, const void *a);
+void hearth_ref_vec_dot_f16(int64_t n, float *s, const void *w, const void *a);
+void hearth_ref_vec_dot_bf16(int64_t n, float *s, const void *w, const void *a);
+void hearth_ref_vec_dot_q4_0(int64_t n, float *s, const void *w, const void *a);
+void hearth_ref_vec_dot_q4_1(int64_t n, float *s, const void *w, const void *a);
+void hearth_ref_vec_dot_q5_0(int64_t n, float *s, const void *w, const void *a);
+void hearth_ref_vec_dot_q5_1(int64_t n, float *s, const void *w, const void *a);
+void hearth_ref_vec_dot_q8_0(int64_t n, float *s, const void *w, const void *a);
+void hearth_ref_vec_dot_q2_K(int64_t n, float *s, const void *w, const void *a);
+void hearth_ref_vec_dot_q3_K(int64_t n, float *s, const void *w, const void *a);
+void hearth_ref_vec_dot_q4_K(int64_t n, float *s, const void *w, const void *a);
+void hearth_ref_vec_dot_q5_K(int64_t n, float *s, const void *w, const void *a);
+void hearth_ref_vec_dot_q6_K(int64_t n, float *s, const void *w, const void *a);
+
+/* ---- kernels/x86: AVX2 + FMA + F16C (only called when the CPU has them) ----------------- */
+void hearth_avx2_to_float_f16(const void *x, float *y, int64_t n);
+void hearth_avx2_to_float_q4_0(const void *x, float *y, int64_t n);
+void hearth_avx2_to_float_q8_0(const void *x, float *y, int64_t n);
+void hearth_avx2_from_float_f16(const float *x, void *y, int64_t n);
+void hearth_avx2_from_float_q8_0(const float *x, void *y, int64_t n);
+void hearth_avx2_from_float_q8_1(const float *x, void *y, int64_t n);
+void hearth_avx2_from_float_q8_K(const float *x, void *y, int64_t n);
+void hearth_avx2_vec_dot_f32(int64_t n, float *s, const void *w, const void *a);
+void hearth_avx2_vec_dot_f16(int64_t n, float *s, const void *w, const void *a);
+void hearth_avx2_vec_dot_bf16(int64_t n, float *s, const void *w, const void *a);
+void hearth_avx2_vec_dot_q4_0(int64_t n, float *s, const void *w, const void *a);
+void hearth_avx2_vec_dot_q4_1(int64_t n, float *s, const void *w, const void *a);
+void hearth_avx2_vec_dot_q5_0(int64_t n, float *s, const void *w, const void *a);
+void hearth_avx2_vec_dot_q5_1(int64_t n, float *s, const void *w, const void *a);
+void hearth_avx2_vec_dot_q8_0(int64_t n, float *s, const void *w, const void *a);
+void hearth_avx2_vec_dot_q2_K(int64_t n, float *s, const void *w, const void *a);
+void hearth_avx2_vec_dot_q3_K(int64_t n, float *s, const void *w, const void *a);
+void hearth_avx2_vec_dot_q4_K(int64_t n, float *s, const void *w, const void *a);
+void hearth_avx2_vec_dot_q5_K(int64_t n, float *s, const void *w, const void *a);
+void hearth_avx2_vec_dot_q6_K(int64_t n, float *s, const void *w, const void *a);
+
+/* The table of one ISA by name ("ref", "avx2"), whatever the CPU: for tests and benchmarks
+ * that compare ISAs.  NULL for an unknown name or an ISA this build lacks.  Calling into a
+ * table the CPU cannot run is the caller's problem (check hearth_kernels_cpu_has first). */
+const hearth_type_kernels *hearth_kernels_table(const char *isa, hearth_type type);
+int hearth_kernels_cpu_has(const char *isa);
+
+/* Round to nearest, ties to even, for |x| < 2^22 (llama.cpp's nearest_int). */
+static inline int hearth_nearest_int(float fval) {
+    float val = fval + 12582912.f;
+    int   i;
+    memcpy(&i, &val, sizeof i);
+    return (i & 0x007fffff) - 0x00400000;
+}
+
+/* The 6-bit scale and min of group j (0..7) of a Q4_K/Q5_K block's 12 packed scale bytes. */
+static inline void hearth_get_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m) {
+    if (j < 4) {
+        *d = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *d = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j - 0] >> 6) << 4));
+    }
+}
+
+/* The 16 signed 6-bit scales (biased by 32, not yet unbiased) of a Q3_K block's 12 bytes. */
+static inline void hearth_q3_K_scales(const uint8_t *packed, int8_t out[16]) {
+    const uint32_t kmask1 = 0x03030303, kmask2 = 0x0f0f0f0f;
+    uint32_t aux[4];
+    memcpy(aux, packed, 12);
+    uint32_t tmp = aux[2];
+    aux[2] = ((aux[0] >> 4) & kmask2) | (((tmp >> 4) & kmask1) << 4);
+    aux[3] = ((aux[1] >> 4) & kmask2) | (((tmp >> 6) & kmask1) << 4);
+    aux[0] = (aux[0] & kmask2) | (((tmp >> 0) & kmask1) << 4);
+    aux[1] = (aux[1] & kmask2) | (((tmp >> 2) & kmask1) << 4);
+    memcpy(out, aux, 16);
+}
+
+#endif /* HEARTH_KERNELS_IMPL_H */

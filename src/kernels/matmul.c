@@ -1,0 +1,100 @@
+/* matmul.c — Y = X W^T over quantized weights (see kernels.h).
+ *
+ * Activations are converted once to W's vec_dot_type (in parallel when there are several
+ * rows), then the rows of W are handed out in chunks through an atomic counter so that a
+ * slow thread does not hold the others up.  Inside a chunk, each weight tile (a few rows,
+ * small enough to stay in L1/L2) is used against every token before moving on, so prefill
+ * reads each weight once from memory. */
+#include "kernels/kernels_impl.h"
+
+#include "core/core.h"
+
+#include <stdatomic.h>
+
+/* Weight rows per tile: 16 rows of 2048 Q8_0 weights are about 34 KiB. */
+#define MM_TILE_ROWS 16
+
+typedef struct mm_job {
+    const hearth_mat    *W;
+    const float         *X;        /* (n_tok, cols) */
+    float               *Y;        /* (n_tok, rows) */
+    int64_t              n_tok;
+    const uint8_t       *A;        /* (n_tok, a_row) activations in vec_dot_type */
+    uint8_t             *scratch;  /* where A is written when converted */
+    size_t               a_row;
+    hearth_from_float_fn from_float;
+    hearth_vec_dot_fn    vec_dot;
+    int64_t              chunk_rows;
+    atomic_llong         next_chunk;
+} mm_job;
+
+static void mm_convert_task(void *arg, int ith, int nth) {
+    mm_job       *j  = arg;
+    const int64_t t0 = j->n_tok * ith / nth, t1 = j->n_tok * (ith + 1) / nth;
+    for (int64_t t = t0; t < t1; t++)
+        j->from_float(j->X + t * j->W->cols, j->scratch + (size_t)t * j->a_row, j->W->cols);
+}
+
+static void mm_dot_task(void *arg, int ith, int nth) {
+    (void)ith;
+    (void)nth;
+    mm_job            *j    = arg;
+    const hearth_mat  *W    = j->W;
+    const int64_t      rows = W->rows, cols = W->cols;
+    const uint8_t     *wd   = W->data;
+    for (;;) {
+        const int64_t c  = atomic_fetch_add_explicit(&j->next_chunk, 1, memory_order_relaxed);
+        const int64_t r0 = c * j->chunk_rows;
+        if (r0 >= rows) break;
+        const int64_t r1 = HEARTH_MIN(rows, r0 + j->chunk_rows);
+        for (int64_t rb = r0; rb < r1; rb += MM_TILE_ROWS) {
+            const int64_t re = HEARTH_MIN(r1, rb + MM_TILE_ROWS);
+            for (int64_t t = 0; t < j->n_tok; t++) {
+                const uint8_t *a = j->A + (size_t)t * j->a_row;
+                float         *y = j->Y + t * rows;
+                for (int64_t r = rb; r < re; r++) j->vec_dot(cols, &y[r], wd + (size_t)r * W->row_bytes, a);
+            }
+        }
+    }
+}
+
+size_t hearth_matmul_scratch_size(const hearth_mat *W, int64_t n_tok) {
+    const hearth_type_kernels *k = hearth_kernels_get(W->type);
+    if (!k || n_tok <= 0 || k->vec_dot_type == HEARTH_TYPE_F32) return 0;
+    size_t row = hearth_type_row_size(k->vec_dot_type, W->cols);
+    size_t total;
+    if (__builtin_mul_overflow(row, (size_t)n_tok, &total)) return SIZE_MAX;
+    return total;
+}
+
+void hearth_matmul(hearth_threadpool *pool, const hearth_mat *W, const float *X, float *Y, int64_t n_tok,
+                   void *scratch) {
+    if (n_tok <= 0 || W->rows <= 0) return;
+    const hearth_type_kernels *k = hearth_kernels_get(W->type);
+    HEARTH_ASSERT(k && k->vec_dot);
+    const hearth_type_kernels *ak = hearth_kernels_get(k->vec_dot_type);
+    HEARTH_ASSERT(ak && ak->from_float);
+    const int nth = hearth_threadpool_size(pool);
+
+    mm_job j = {
+        .W = W, .X = X, .Y = Y, .n_tok = n_tok, .scratch = scratch,
+        .a_row = hearth_type_row_size(k->vec_dot_type, W->cols),
+        .from_float = ak->from_float, .vec_dot = k->vec_dot,
+    };
+    HEARTH_ASSERT(j.a_row > 0);
+    if (k->vec_dot_type == HEARTH_TYPE_F32) {
+        j.A = (const uint8_t *)X;
+    } else {
+        HEARTH_ASSERT(scratch != NULL);
+        j.A = scratch;
+        if (n_tok == 1 || nth == 1) mm_convert_task(&j, 0, 1);
+        else hearth_threadpool_run(pool, mm_convert_task, &j);
+    }
+
+    /* About 4 chunks per thread, in whole tiles; small matrices get at least one tile each. */
+    int64_t chunk = (W->rows + (int64_t)nth * 4 - 1) / ((int64_t)nth * 4);
+    chunk         = (chunk + MM_TILE_ROWS - 1) / MM_TILE_ROWS * MM_TILE_ROWS;
+    j.chunk_rows  = HEARTH_MAX(chunk, (int64_t)MM_TILE_ROWS);
+    atomic_init(&j.next_chunk, 0);
+    hearth_threadpool_run(pool, mm_dot_task, &j);
+}

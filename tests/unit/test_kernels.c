@@ -1,0 +1,334 @@
+/* test_kernels.c — the compute kernels: fp16/bf16 conversions, reference dequantization and
+ * dot products against each other, every ISA's kernels against the scalar reference (normalized
+ * MSE, NaN/Inf), matmul against a naive dequantize + float dot, the thread pool, and
+ * dequantization against the gguf Python package (tests/golden/kernels/, made by
+ * scripts/make-golden-kernels.py). */
+#include "tap.h"
+
+#include "core/core.h"
+#include "core/threadpool.h"
+#include "kernels/kernels.h"
+#include "kernels/kernels_impl.h"
+#include "tensor/blocks.h"
+#include "tensor/type.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+
+/* ---- helpers ------------------------------------------------------------------------- */
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static uint32_t rng_u32(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 11);
+}
+static float rng_unit(void) { return (float)(rng_u32() & 0xFFFFFF) / (float)0x1000000 * 2.0f - 1.0f; }
+
+static const hearth_type weight_types[] = {
+    HEARTH_TYPE_F32,  HEARTH_TYPE_F16,  HEARTH_TYPE_BF16, HEARTH_TYPE_Q4_0, HEARTH_TYPE_Q4_1,
+    HEARTH_TYPE_Q5_0, HEARTH_TYPE_Q5_1, HEARTH_TYPE_Q8_0, HEARTH_TYPE_Q2_K, HEARTH_TYPE_Q3_K,
+    HEARTH_TYPE_Q4_K, HEARTH_TYPE_Q5_K, HEARTH_TYPE_Q6_K,
+};
+
+/* Byte offsets of the fp16 scale fields of one block of a quantized type (-1 terminated). */
+static const int *half_fields(hearth_type t) {
+    static const int q4_0[] = { 0, -1 }, q4_1[] = { 0, 2, -1 }, q2k[] = { 80, 82, -1 }, q3k[] = { 108, -1 },
+                     q4k[] = { 0, 2, -1 }, q6k[] = { 208, -1 }, none[] = { -1 };
+    switch (t) {
+    case HEARTH_TYPE_Q4_0: case HEARTH_TYPE_Q5_0: case HEARTH_TYPE_Q8_0: return q4_0;
+    case HEARTH_TYPE_Q4_1: case HEARTH_TYPE_Q5_1: return q4_1;
+    case HEARTH_TYPE_Q2_K: return q2k;
+    case HEARTH_TYPE_Q3_K: return q3k;
+    case HEARTH_TYPE_Q4_K: case HEARTH_TYPE_Q5_K: return q4k;
+    case HEARTH_TYPE_Q6_K: return q6k;
+    default: return none;
+    }
+}
+
+/* Random weights of type t for n elements: random bytes with finite, moderate fp16 scales
+ * (K-quant super-scales small so that the dequantized values are O(1)). */
+static void random_weights(hearth_type t, void *dst, int64_t n) {
+    const hearth_type_traits *tr = hearth_type_get(t);
+    size_t                    bytes = hearth_type_row_size(t, n);
+    uint8_t                  *p = dst;
+    if (t == HEARTH_TYPE_F32) {
+        for (int64_t i = 0; i < n; i++) ((float *)dst)[i] = rng_unit();
+        return;
+    }
+    if (t == HEARTH_TYPE_F16 || t == HEARTH_TYPE_BF16) {
+        for (int64_t i = 0; i < n; i++)
+            ((uint16_t *)dst)[i] = t == HEARTH_TYPE_F16 ? hearth_fp32_to_fp16(rng_unit()) : hearth_fp32_to_bf16(rng_unit());
+        return;
+    }
+    for (size_t i = 0; i < bytes; i++) p[i] = (uint8_t)rng_u32();
+    const float scale = tr->block_size == 256 ? 0.01f : 0.1f;
+    for (int64_t b = 0; b < n / tr->block_size; b++) {
+        const int *f = half_fields(t);
+        for (; *f >= 0; f++) {
+            uint16_t h = hearth_fp32_to_fp16(rng_unit() * scale);
+            memcpy(p + (size_t)b * tr->type_size + (size_t)*f, &h, 2);
+        }
+    }
+}
+
+static double dot_d(const float *a, const float *b, int64_t n) {
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return s;
+}
+
+static int all_finite(const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return 0;
+    return 1;
+}
+
+/* sum (a-b)^2 / sum b^2 */
+static double nmse(const float *a, const float *b, int64_t n) {
+    double e = 0, r = 0;
+    for (int64_t i = 0; i < n; i++) {
+        e += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        r += (double)b[i] * b[i];
+    }
+    return r > 0 ? e / r : e;
+}
+
+/* ---- conversions ------------------------------------------------------------------------- */
+
+static void test_fp16_roundtrip(void) {
+    int bad = 0;
+    for (uint32_t h = 0; h < 65536; h++) {
+        float f = hearth_fp16_to_fp32((uint16_t)h);
+        if (isnan(f)) continue;
+        if (hearth_fp32_to_fp16(f) != h) bad++;
+    }
+    CHECKF(bad == 0, "%d halves do not round-trip", bad);
+    CHECK(hearth_fp16_to_fp32(0x3c00) == 1.0f);
+    CHECK(hearth_fp16_to_fp32(0x7bff) == 65504.0f);
+    CHECK(hearth_fp16_to_fp32(0x0001) == 0x1p-24f);
+    CHECK(hearth_fp32_to_fp16(65520.0f) == 0x7c00);
+    CHECK(hearth_fp32_to_fp16(65519.0f) == 0x7bff);
+    CHECK(hearth_fp32_to_fp16(0x1p-25f) == 0);
+    CHECK(hearth_fp32_to_fp16(0x1.8p-25f) == 1);
+    CHECK(hearth_fp32_to_fp16(-0.0f) == 0x8000);
+    CHECK((hearth_fp32_to_fp16(NAN) & 0x7c00) == 0x7c00 && (hearth_fp32_to_fp16(NAN) & 0x3ff));
+}
+
+/* fp32 -> fp16 against the compiler's own conversion (round to nearest even) on random bits. */
+static void test_fp16_vs_compiler(void) {
+#if defined(__FLT16_MAX__)
+    int bad = 0;
+    for (int i = 0; i < 2000000; i++) {
+        uint32_t u = rng_u32() ^ (rng_u32() << 21);
+        float    f;
+        memcpy(&f, &u, 4);
+        if (isnan(f)) continue;
+        _Float16 h = (_Float16)f;
+        uint16_t hb;
+        memcpy(&hb, &h, 2);
+        if (hb != hearth_fp32_to_fp16(f)) bad++;
+    }
+    CHECKF(bad == 0, "%d mismatches", bad);
+#endif
+}
+
+static void test_bf16(void) {
+    CHECK(hearth_fp32_to_bf16(1.0f) == 0x3f80);
+    CHECK(hearth_bf16_to_fp32(0x3f80) == 1.0f);
+    CHECK(hearth_fp32_to_bf16(1.00390625f) == 0x3f80);  /* tie -> even */
+    CHECK(hearth_fp32_to_bf16(1.01171875f) == 0x3f82);  /* tie -> even (up) */
+    CHECK((hearth_fp32_to_bf16(NAN) & 0x7f80) == 0x7f80 && (hearth_fp32_to_bf16(NAN) & 0x7f));
+}
+
+/* ---- reference: quantizers and dot products ---------------------------------------------- */
+
+static void test_ref_quantizers(void) {
+    const int64_t n = 1024;
+    float        *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+    uint8_t      *q = malloc(hearth_type_row_size(HEARTH_TYPE_F32, n));
+    for (int64_t i = 0; i < n; i++) x[i] = rng_unit() * 3.0f;
+    static const hearth_type acts[] = { HEARTH_TYPE_Q8_0, HEARTH_TYPE_Q8_1, HEARTH_TYPE_Q8_K, HEARTH_TYPE_F16,
+                                        HEARTH_TYPE_BF16, HEARTH_TYPE_F32 };
+    static const double      tol[] = { 1e-4, 1e-4, 1e-4, 1e-6, 1e-4, 0 };
+    for (size_t i = 0; i < HEARTH_ARRAY_LEN(acts); i++) {
+        const hearth_type_kernels *k = hearth_kernels_ref(acts[i]);
+        REQUIRE(k && k->from_float && k->to_float);
+        k->from_float(x, q, n);
+        k->to_float(q, y, n);
+        double e = nmse(y, x, n);
+        CHECKF(e <= tol[i], "%s nmse %g", hearth_type_name(acts[i]), e);
+    }
+    /* Q8_K bsums and Q8_1 s are consistent with the quants */
+    hearth_kernels_ref(HEARTH_TYPE_Q8_K)->from_float(x, q, n);
+    const block_q8_K *bk = (const block_q8_K *)q;
+    for (int g = 0; g < 16; g++) {
+        int s = 0;
+        for (int l = 0; l < 16; l++) s += bk[1].qs[g * 16 + l];
+        CHECK(s == bk[1].bsums[g]);
+    }
+    /* an all-zero block quantizes to zeros */
+    memset(x, 0, 256 * sizeof *x);
+    hearth_kernels_ref(HEARTH_TYPE_Q8_K)->from_float(x, q, 256);
+    CHECK(bk[0].d == 0 && bk[0].qs[5] == 0 && bk[0].bsums[3] == 0);
+    free(x);
+    free(y);
+    free(q);
+}
+
+/* vec_dot(w, quant(a)) equals the float dot of dequant(w) and dequant(quant(a)) up to float
+ * rounding: ties each reference dot product to the reference dequantization. */
+static void test_ref_dot_matches_dequant(void) {
+    const int64_t n = 512;
+    float        *a = malloc(n * sizeof *a), *wf = malloc(n * sizeof *wf), *af = malloc(n * sizeof *af);
+    uint8_t      *w = malloc(hearth_type_row_size(HEARTH_TYPE_F32, n)), *aq = malloc(hearth_type_row_size(HEARTH_TYPE_F32, n));
+    for (size_t ti = 0; ti < HEARTH_ARRAY_LEN(weight_types); ti++) {
+        hearth_type                t  = weight_types[ti];
+        const hearth_type_kernels *k  = hearth_kernels_ref(t);
+        REQUIRE(k && k->vec_dot && k->to_float);
+        const hearth_type_kernels *ka = hearth_kernels_ref(k->vec_dot_type);
+        REQUIRE(ka && ka->from_float && ka->to_float);
+        for (int rep = 0; rep < 20; rep++) {
+            random_weights(t, w, n);
+            for (int64_t i = 0; i < n; i++) a[i] = rng_unit();
+            ka->from_float(a, aq, n);
+            k->to_float(w, wf, n);
+            ka->to_float(aq, af, n);
+            float  s;
+            k->vec_dot(n, &s, w, aq);
+            double want = dot_d(wf, af, n);
+            double mag  = sqrt(dot_d(wf, wf, n) * dot_d(af, af, n)) + 1e-30;
+            CHECKF(fabs(s - want) <= 1e-5 * mag, "%s rep %d: %g vs %g", hearth_type_name(t), rep, s, want);
+        }
+    }
+    free(a);
+    free(wf);
+    free(af);
+    free(w);
+    free(aq);
+}
+
+/* ---- matmul ----------------------------------------------------------------------------- */
+
+static void check_matmul(hearth_threadpool *pool, hearth_type t, int64_t rows, int64_t cols, int64_t n_tok) {
+    size_t   rb = hearth_type_row_size(t, cols);
+    uint8_t *w  = malloc(rb * rows);
+    float   *x = malloc(sizeof(float) * cols * n_tok), *y = malloc(sizeof(float) * rows * n_tok);
+    float   *wf = malloc(sizeof(float) * cols), *xq = malloc(sizeof(float) * cols * n_tok);
+    random_weights(t, w, rows * cols);
+    for (int64_t i = 0; i < cols * n_tok; i++) x[i] = rng_unit();
+    hearth_mat W       = { t, rows, cols, rb, w };
+    size_t     ss      = hearth_matmul_scratch_size(&W, n_tok);
+    void      *scratch = malloc(ss ? ss : 1);
+    hearth_matmul(pool, &W, x, y, n_tok, scratch);
+    /* naive: dequantize W, and the activations through their vec_dot_type */
+    const hearth_type_kernels *k  = hearth_kernels_get(t);
+    const hearth_type_kernels *ka = hearth_kernels_ref(k->vec_dot_type);
+    void                      *aq = malloc(hearth_type_row_size(k->vec_dot_type, cols));
+    for (int64_t tk = 0; tk < n_tok; tk++) {
+        ka->from_float(x + tk * cols, aq, cols);
+        ka->to_float(aq, xq + tk * cols, cols);
+    }
+    double max_err = 0;
+    int    finite  = all_finite(y, rows * n_tok);
+    for (int64_t r = 0; r < rows; r++) {
+        hearth_kernels_ref(t)->to_float(w + r * rb, wf, cols);
+        for (int64_t tk = 0; tk < n_tok; tk++) {
+            double want = dot_d(wf, xq + tk * cols, cols);
+            double mag  = sqrt(dot_d(wf, wf, cols) * dot_d(xq + tk * cols, xq + tk * cols, cols)) + 1e-30;
+            double e    = fabs(y[tk * rows + r] - want) / mag;
+            if (e > max_err) max_err = e;
+        }
+    }
+    CHECKF(finite && max_err < 1e-3, "%s %lldx%lld n_tok=%lld threads=%d: max rel err %g", hearth_type_name(t),
+           (long long)rows, (long long)cols, (long long)n_tok, hearth_threadpool_size(pool), max_err);
+    free(w); free(x); free(y); free(wf); free(xq); free(scratch); free(aq);
+}
+
+static void test_matmul(void) {
+    hearth_threadpool *pool = hearth_threadpool_create(3);
+    REQUIRE(pool);
+    for (size_t ti = 0; ti < HEARTH_ARRAY_LEN(weight_types); ti++) {
+        hearth_type t = weight_types[ti];
+        int64_t     bs = hearth_type_get(t)->block_size == 256 ? 256 : 32;
+        check_matmul(NULL, t, 37, bs * 3, 1);
+        check_matmul(pool, t, 37, bs * 3, 5);
+        check_matmul(pool, t, 130, bs * 2, 1);
+        check_matmul(pool, t, 1, bs, 3);
+    }
+    hearth_threadpool_free(pool);
+}
+
+/* ---- thread pool -------------------------------------------------------------------------- */
+
+typedef struct tp_arg {
+    atomic_int calls;
+    atomic_int mask;
+    int        nth_seen;
+} tp_arg;
+
+static void tp_task(void *p, int ith, int nth) {
+    tp_arg *a = p;
+    atomic_fetch_add(&a->calls, 1);
+    atomic_fetch_or(&a->mask, 1 << ith);
+    a->nth_seen = nth;
+}
+
+static void test_threadpool(void) {
+    CHECK(hearth_physical_cores() >= 1);
+    CHECK(hearth_threadpool_size(NULL) == 1);
+    CHECK(hearth_threadpool_create(0) == NULL);
+    hearth_threadpool_free(NULL);
+    tp_arg a0 = { 0 };
+    hearth_threadpool_run(NULL, tp_task, &a0);
+    CHECK(a0.calls == 1 && a0.nth_seen == 1);
+    for (int n = 1; n <= 4; n++) {
+        hearth_threadpool *pool = hearth_threadpool_create(n);
+        REQUIRE(pool);
+        CHECK(hearth_threadpool_size(pool) == n);
+        int ok = 1;
+        for (int rep = 0; rep < 2000; rep++) {
+            tp_arg a = { 0 };
+            hearth_threadpool_run(pool, tp_task, &a);
+            if (a.calls != n || a.mask != (1 << n) - 1 || a.nth_seen != n) ok = 0;
+        }
+        CHECKF(ok, "pool of %d", n);
+        hearth_threadpool_free(pool);
+    }
+    /* a pool left idle long enough for its workers to sleep still wakes up */
+    hearth_threadpool *pool = hearth_threadpool_create(2);
+    REQUIRE(pool);
+    struct timespec ts = { 0, 50 * 1000 * 1000 };
+    nanosleep(&ts, NULL);
+    tp_arg a = { 0 };
+    hearth_threadpool_run(pool, tp_task, &a);
+    CHECK(a.calls == 2);
+    hearth_threadpool_free(pool);
+}
+
+static void test_dispatch(void) {
+    const char *isa = hearth_kernels_isa();
+    CHECK(!strcmp(isa, "ref") || !strcmp(isa, "avx2"));
+    CHECK(hearth_kernels_get(HEARTH_TYPE_IQ2_XXS) == NULL);
+    CHECK(hearth_kernels_get((hearth_type)999) == NULL);
+    for (size_t ti = 0; ti < HEARTH_ARRAY_LEN(weight_types); ti++) {
+        const hearth_type_kernels *k = hearth_kernels_get(weight_types[ti]);
+        CHECK(k && k->vec_dot && k->to_float);
+        CHECK(k && hearth_kernels_get(k->vec_dot_type) && hearth_kernels_get(k->vec_dot_type)->from_float);
+    }
+}
+
+int main(void) {
+    RUN(test_fp16_roundtrip);
+    RUN(test_fp16_vs_compiler);
+    RUN(test_bf16);
+    RUN(test_ref_quantizers);
+    RUN(test_ref_dot_matches_dequant);
+    RUN(test_matmul);
+    RUN(test_threadpool);
+    RUN(test_dispatch);
+    return tap_done();
+}
