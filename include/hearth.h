@@ -80,6 +80,16 @@ const char *hearth_gguf_arch(const hearth_gguf *gguf);
 /* ---- tokenizer --------------------------------------------------------------------- */
 /* (tokenizer API: see the tokenizer section, added with src/tokenizer/) */
 
+/* ---- model store (src/fit/) ---------------------------------------------------------- */
+
+/* Turns what a user typed where a model is expected (-m) into a file path: an existing file
+ * is returned as is; otherwise a store name (`owner/repo:QUANT`, `owner/repo` with one model,
+ * `hf://owner/repo/file.gguf`, or a file name with or without `.gguf`) is looked up in the
+ * store ($HEARTH_MODELS, default ~/.cache/hearth/models) and its "last used" time updated.
+ * Writes the path into out (out_size bytes).  HEARTH_ERR_NOT_FOUND when nothing matches,
+ * HEARTH_ERR_ARG when the name is ambiguous. */
+hearth_status hearth_resolve_model(const char *name_or_path, char *out, size_t out_size, char *err, size_t err_size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,5 +4,9 @@
 #define HEARTH_CLI_H
 
 int cmd_info(int argc, char **argv);
+int cmd_fit(int argc, char **argv);  /* cmd_fit.c */
+int cmd_pull(int argc, char **argv); /* cmd_pull.c */
+int cmd_list(int argc, char **argv); /* cmd_list.c */
+int cmd_rm(int argc, char **argv);   /* cmd_list.c */
 
 #endif /* HEARTH_CLI_H */

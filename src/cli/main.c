@@ -14,6 +14,10 @@ typedef struct subcommand {
 
 static const subcommand subcommands[] = {
     { "info", cmd_info, "describe a GGUF model file: architecture, sizes, tensor types" },
+    { "fit", cmd_fit, "will a model fit in memory, and how fast will it run (from its header)" },
+    { "pull", cmd_pull, "download a model from a Hugging Face hub into the store, verified" },
+    { "list", cmd_list, "models in the store" },
+    { "rm", cmd_rm, "remove a model from the store" },
 };
 
 static void usage(FILE *f) {

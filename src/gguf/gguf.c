@@ -588,7 +588,7 @@ int64_t gguf_arr_i64(const gguf_array *a, uint64_t i) {
     int64_t x = 0;
     if (!gguf_value_i64(&v, &x)) {
         double d;
-        if (gguf_value_f64(&v, &d)) x = (int64_t)d;
+        if (gguf_value_f64(&v, &d) && d > -9.2e18 && d < 9.2e18) x = (int64_t)d; /* NaN fails both */
         else if (v.type == GGUF_VT_BOOL) x = v.v.b;
     }
     return x;

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -16,7 +17,12 @@ static uint64_t walk_value(const gguf_value *v) {
         for (uint64_t i = 0; i < a->n; i++) {
             if (a->elem == GGUF_VT_STRING) h += a->strs[i].len ? (uint8_t)a->strs[i].ptr[a->strs[i].len - 1] : 0;
             else if (a->elem == GGUF_VT_ARRAY) h += walk_value(&a->items[i]);
-            else h += (uint64_t)gguf_arr_i64(a, i) + (uint64_t)gguf_arr_f64(a, i);
+            else {
+                double d = gguf_arr_f64(a, i);
+                uint64_t bits;
+                memcpy(&bits, &d, sizeof bits);
+                h += (uint64_t)gguf_arr_i64(a, i) + bits;
+            }
         }
     } else {
         int64_t i;
