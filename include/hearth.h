@@ -90,6 +90,102 @@ const char *hearth_gguf_arch(const hearth_gguf *gguf);
  * HEARTH_ERR_ARG when the name is ambiguous. */
 hearth_status hearth_resolve_model(const char *name_or_path, char *out, size_t out_size, char *err, size_t err_size);
 
+/* ---- inference engine: models, contexts, generation ----------------------------------- */
+/* Supported architectures: llama, qwen2, qwen3, gemma3.  Weights stay in the file mapping. */
+
+typedef struct hearth_model hearth_model;
+typedef struct hearth_ctx   hearth_ctx;
+
+/* Loads a GGUF model: hyperparameters, tokenizer, weight views (nothing is dequantized).
+ * An unsupported architecture or tensor type, a missing or mis-shaped tensor gives an error
+ * naming it.  Release with hearth_model_free. */
+hearth_status hearth_model_load(const char *path, hearth_model **out, char *err, size_t err_size);
+void          hearth_model_free(hearth_model *model); /* accepts NULL; free contexts first */
+
+int32_t     hearth_model_n_vocab(const hearth_model *model);
+int32_t     hearth_model_n_ctx_train(const hearth_model *model);
+const char *hearth_model_arch(const hearth_model *model); /* "llama", "gemma3", ... */
+uint64_t    hearth_model_file_size(const hearth_model *model);
+
+typedef struct hearth_ctx_params {
+    int32_t n_ctx;      /* context (KV cache) length; 0: min(training context, 4096) */
+    int32_t n_batch;    /* tokens per forward pass in prefill; 0: 256 */
+    int32_t n_threads;  /* 0: physical cores */
+    int32_t logits_all; /* nonzero: hearth_decode returns logits for every token of a batch */
+} hearth_ctx_params;
+
+void hearth_ctx_params_default(hearth_ctx_params *params);
+
+/* Creates a context on `model` (which must outlive it): KV cache, work buffers and the thread
+ * pool are allocated here, once.  params may be NULL for defaults. */
+hearth_status hearth_ctx_create(hearth_model *model, const hearth_ctx_params *params, hearth_ctx **out,
+                                char *err, size_t err_size);
+void          hearth_ctx_free(hearth_ctx *ctx); /* accepts NULL */
+int32_t       hearth_ctx_n_ctx(const hearth_ctx *ctx);
+int32_t       hearth_ctx_n_batch(const hearth_ctx *ctx);
+int32_t       hearth_ctx_n_past(const hearth_ctx *ctx);   /* tokens now in the KV cache */
+void          hearth_ctx_clear(hearth_ctx *ctx);          /* empties the KV cache */
+
+/* Runs n_tokens (1..n_batch) through the model after the tokens already in the cache and
+ * appends them to it.  *logits (may be NULL) receives n_vocab floats per token when the
+ * context has logits_all, else for the last token only; valid until the next call. */
+hearth_status hearth_decode(hearth_ctx *ctx, const int32_t *tokens, int32_t n_tokens, const float **logits,
+                            char *err, size_t err_size);
+
+typedef struct hearth_sampler_params {
+    float    temp;              /* <= 0: greedy.  default 0.8 */
+    int32_t  top_k;             /* <= 0: off.     default 40 */
+    float    top_p;             /* >= 1: off.     default 0.95 */
+    float    min_p;             /* <= 0: off.     default 0.05 */
+    float    repeat_penalty;    /* 1: off.        default 1.0 */
+    float    presence_penalty;  /* 0: off */
+    float    frequency_penalty; /* 0: off */
+    int32_t  repeat_last_n;     /* penalty window; default 64; -1: whole context */
+    uint64_t seed;              /* RNG seed; default 0xFFFFFFFF-style fixed value */
+} hearth_sampler_params;
+
+void hearth_sampler_params_default(hearth_sampler_params *params);
+
+/* Called for each generated token with its text piece (may be empty: bytes of an incomplete
+ * UTF-8 character are held back until it completes).  A final call with token -1 carries
+ * bytes still held at the end.  Return nonzero to stop generation. */
+typedef int (*hearth_token_cb)(void *user, int32_t token, const char *piece, size_t piece_len);
+
+typedef struct hearth_timings {
+    double  load_s;        /* model load (hearth_model_load) */
+    double  prompt_s;      /* prefill of the last generation */
+    double  gen_s;         /* token-by-token decode of the last generation */
+    int32_t n_prompt;
+    int32_t n_gen;
+} hearth_timings;
+
+/* Clears the cache, prefills the prompt tokens, then samples up to n_predict tokens (stopping
+ * early at an end-of-generation token or when cb returns nonzero), calling cb for each.  The
+ * generated ids are also written to out_tokens (may be NULL; room for n_predict).  A prompt
+ * plus n_predict that does not fit the context is HEARTH_ERR_RANGE.  *n_out (may be NULL)
+ * receives the count generated. */
+hearth_status hearth_generate_tokens(hearth_ctx *ctx, const int32_t *prompt, int32_t n_prompt, int32_t n_predict,
+                                     const hearth_sampler_params *sp, hearth_token_cb cb, void *user,
+                                     int32_t *out_tokens, int32_t *n_out, char *err, size_t err_size);
+
+/* As hearth_generate_tokens, with the prompt as text tokenized by the model's tokenizer
+ * (special tokens parsed, BOS added when the model asks for it). */
+hearth_status hearth_generate(hearth_ctx *ctx, const char *prompt, int32_t n_predict, const hearth_sampler_params *sp,
+                              hearth_token_cb cb, void *user, int32_t *n_out, char *err, size_t err_size);
+
+/* Tokenizes text[0..len) with the model's vocabulary into out[0..cap) (add_special: BOS/EOS as
+ * the model asks; parse_special: control tokens written in the text become those tokens).
+ * Returns the number of tokens needed (as snprintf; out may be NULL with cap 0), or -1 when
+ * the model has no vocabulary or memory runs out. */
+int64_t hearth_model_tokenize(const hearth_model *model, const char *text, size_t len, int add_special,
+                              int parse_special, int32_t *out, int64_t cap);
+
+/* The BOS id the tokenizer adds with add_special, or -1 when it adds none. */
+int32_t hearth_model_add_bos(const hearth_model *model);
+
+/* Timings of the model load and of the last generation on this context. */
+void hearth_ctx_timings(const hearth_ctx *ctx, hearth_timings *out);
+
 #ifdef __cplusplus
 }
 #endif

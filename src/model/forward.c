@@ -1,0 +1,245 @@
+/*
+ * forward.c — the decoder forward pass shared by llama, qwen2, qwen3 and gemma3, over an
+ * F16 KV cache.  One function, read top to bottom; the architecture table (model.c) switches
+ * the few steps that differ.  All buffers are sized at state creation: no allocation per token.
+ */
+#include "kernels/ops.h"
+#include "model/model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct model_state {
+    int64_t n_ctx, n_batch;
+    bool    logits_all;
+    hearth_threadpool *pool;
+    int     n_threads;
+    /* activations, (n_batch, width) row-major */
+    float *x;       /* (B, n_embd) residual stream */
+    float *xn;      /* (B, n_embd) normed input of a sub-block */
+    float *q;       /* (B, n_head*head_dim) */
+    float *k;       /* (B, n_head_kv*head_dim) */
+    float *v;       /* (B, n_head_kv*head_dim) */
+    float *att;     /* (B, n_head*head_dim) attention output */
+    float *tmp;     /* (B, n_embd) sub-block output */
+    float *gate;    /* (B, n_ff) */
+    float *up;      /* (B, n_ff) */
+    float *logits;  /* (logits_all ? B : 1, n_vocab) */
+    float *rope_g;  /* (B, n_rot) cos/sin for global layers */
+    float *rope_l;  /* (B, n_rot) cos/sin for sliding-window layers */
+    float *att_scratch; /* (n_threads, n_ctx + head_dim) scores and accumulator per thread */
+    void  *mm_scratch;  /* activations converted for the matmul */
+    /* KV cache, F16: (n_layer, n_ctx, n_head_kv*head_dim) each */
+    uint16_t *k_cache, *v_cache;
+    size_t    kv_bytes;
+};
+
+static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
+
+hearth_status model_state_create(const model *m, int64_t n_ctx, int64_t n_batch, bool logits_all, int n_threads,
+                                 model_state **out, char *err, size_t err_size) {
+    const model_hparams *hp = &m->hp;
+    *out = NULL;
+    if (n_ctx < 1 || n_ctx > ((int64_t)1 << 24))
+        return hearth_err(err, err_size, HEARTH_ERR_ARG, "context size %lld out of range", (long long)n_ctx);
+    if (n_batch < 1 || n_batch > 65536)
+        return hearth_err(err, err_size, HEARTH_ERR_ARG, "batch size %lld out of range", (long long)n_batch);
+    if (n_threads < 1 || n_threads > 1024)
+        return hearth_err(err, err_size, HEARTH_ERR_ARG, "thread count %d out of range", n_threads);
+    model_state *s = hearth_calloc(1, sizeof *s);
+    if (!s) return hearth_err(err, err_size, HEARTH_ERR_NOMEM, "out of memory");
+    s->n_ctx = n_ctx;
+    s->n_batch = n_batch;
+    s->logits_all = logits_all;
+    s->n_threads = n_threads;
+    const size_t B = (size_t)n_batch, E = (size_t)hp->n_embd, Dq = (size_t)(hp->n_head * hp->head_dim_k),
+                 Dkv = (size_t)(hp->n_head_kv * hp->head_dim_k), F = (size_t)hp->n_ff, V = (size_t)hp->n_vocab;
+    uint64_t kv_elems;
+    if (!hearth_mul_u64((uint64_t)hp->n_layer * (uint64_t)n_ctx, Dkv, &kv_elems) || kv_elems > ((uint64_t)1 << 40)) {
+        free(s);
+        return hearth_err(err, err_size, HEARTH_ERR_RANGE, "KV cache too large for context %lld", (long long)n_ctx);
+    }
+    s->kv_bytes = (size_t)kv_elems * 2 * sizeof(uint16_t);
+    s->x      = hearth_malloc_array(B * E, sizeof(float));
+    s->xn     = hearth_malloc_array(B * E, sizeof(float));
+    s->q      = hearth_malloc_array(B * Dq, sizeof(float));
+    s->k      = hearth_malloc_array(B * Dkv, sizeof(float));
+    s->v      = hearth_malloc_array(B * Dkv, sizeof(float));
+    s->att    = hearth_malloc_array(B * Dq, sizeof(float));
+    s->tmp    = hearth_malloc_array(B * E, sizeof(float));
+    s->gate   = hearth_malloc_array(B * F, sizeof(float));
+    s->up     = hearth_malloc_array(B * F, sizeof(float));
+    s->logits = hearth_malloc_array((logits_all ? B : 1) * V, sizeof(float));
+    s->rope_g = hearth_malloc_array(B * (size_t)hp->n_rot, sizeof(float));
+    s->rope_l = hearth_malloc_array(B * (size_t)hp->n_rot, sizeof(float));
+    s->att_scratch = hearth_malloc_array((size_t)n_threads * ((size_t)n_ctx + (size_t)hp->head_dim_v), sizeof(float));
+    s->k_cache = hearth_malloc_array((size_t)kv_elems, sizeof(uint16_t));
+    s->v_cache = hearth_malloc_array((size_t)kv_elems, sizeof(uint16_t));
+    size_t mm = hearth_matmul_scratch_size(&m->output, n_batch);
+    for (int64_t il = 0; il < hp->n_layer; il++) {
+        const model_layer *ly = &m->layers[il];
+        const hearth_mat *ws[] = { &ly->wq, &ly->wk, &ly->wv, &ly->wo, &ly->w_gate, &ly->w_up, &ly->w_down };
+        for (size_t i = 0; i < HEARTH_ARRAY_LEN(ws); i++) mm = max_sz(mm, hearth_matmul_scratch_size(ws[i], n_batch));
+    }
+    s->mm_scratch = malloc(mm ? mm : 1);
+    s->pool = n_threads > 1 ? hearth_threadpool_create(n_threads) : NULL;
+    if (!s->x || !s->xn || !s->q || !s->k || !s->v || !s->att || !s->tmp || !s->gate || !s->up || !s->logits ||
+        !s->rope_g || !s->rope_l || !s->att_scratch || !s->k_cache || !s->v_cache || !s->mm_scratch ||
+        (n_threads > 1 && !s->pool)) {
+        model_state_free(s);
+        return hearth_err(err, err_size, HEARTH_ERR_NOMEM, "out of memory for a context of %lld tokens",
+                          (long long)n_ctx);
+    }
+    *out = s;
+    return HEARTH_OK;
+}
+
+void model_state_free(model_state *s) {
+    if (!s) return;
+    hearth_threadpool_free(s->pool);
+    free(s->x); free(s->xn); free(s->q); free(s->k); free(s->v); free(s->att); free(s->tmp);
+    free(s->gate); free(s->up); free(s->logits); free(s->rope_g); free(s->rope_l); free(s->att_scratch);
+    free(s->mm_scratch); free(s->k_cache); free(s->v_cache);
+    free(s);
+}
+
+int64_t model_state_n_ctx(const model_state *s) { return s->n_ctx; }
+int64_t model_state_n_batch(const model_state *s) { return s->n_batch; }
+size_t  model_state_kv_bytes(const model_state *s) { return s->kv_bytes; }
+hearth_threadpool *model_state_pool(model_state *s) { return s->pool; }
+
+/* ---- attention over the cache, split across threads by (token, head) ---------------------- */
+
+typedef struct attn_job {
+    const model_hparams *hp;
+    model_state         *s;
+    const uint16_t      *kc, *vc; /* this layer's cache: (n_ctx, Dkv) */
+    int64_t              n_tok, pos0, window; /* window 0: full causal */
+} attn_job;
+
+static void attn_task(void *arg, int ith, int nth) {
+    const attn_job *J = arg;
+    const model_hparams *hp = J->hp;
+    model_state *s = J->s;
+    const int64_t hd = hp->head_dim_k, Dq = hp->n_head * hd, Dkv = hp->n_head_kv * hd;
+    const int64_t group = hp->n_head / hp->n_head_kv;
+    float *scores = s->att_scratch + (size_t)ith * (size_t)(s->n_ctx + hp->head_dim_v);
+    float *acc    = scores + s->n_ctx;
+    for (int64_t item = ith; item < J->n_tok * hp->n_head; item += nth) {
+        const int64_t t = item / hp->n_head, h = item % hp->n_head, kvh = h / group;
+        const int64_t pos = J->pos0 + t;
+        const int64_t lo  = J->window > 0 && pos - J->window + 1 > 0 ? pos - J->window + 1 : 0;
+        const float *q = s->q + t * Dq + h * hd;
+        for (int64_t j = lo; j <= pos; j++)
+            scores[j - lo] = ops_dot_f16(q, J->kc + j * Dkv + kvh * hd, hd) * hp->attn_scale;
+        ops_softmax(scores, pos - lo + 1);
+        memset(acc, 0, (size_t)hd * sizeof(float));
+        for (int64_t j = lo; j <= pos; j++) ops_axpy_f16(acc, scores[j - lo], J->vc + j * Dkv + kvh * hd, hd);
+        memcpy(s->att + t * Dq + h * hd, acc, (size_t)hd * sizeof(float));
+    }
+}
+
+/* ---- the forward pass -------------------------------------------------------------------- */
+
+static void add_bias(float *y, const float *b, int64_t n_tok, int64_t width) {
+    if (!b) return;
+    for (int64_t t = 0; t < n_tok; t++) ops_add(y + t * width, b, width);
+}
+
+static void norm_rows(float *y, const float *x, const float *w, int64_t n_tok, int64_t width, float eps) {
+    for (int64_t t = 0; t < n_tok; t++) ops_rmsnorm(y + t * width, x + t * width, w, width, eps);
+}
+
+hearth_status model_forward(const model *m, model_state *s, const int32_t *tokens, int64_t n, int64_t pos0,
+                            const float **logits, char *err, size_t err_size) {
+    const model_hparams *hp = &m->hp;
+    const model_arch_info *ai = m->info;
+    if (n < 1 || n > s->n_batch)
+        return hearth_err(err, err_size, HEARTH_ERR_ARG, "batch of %lld tokens (limit %lld)", (long long)n,
+                          (long long)s->n_batch);
+    if (pos0 < 0 || pos0 + n > s->n_ctx)
+        return hearth_err(err, err_size, HEARTH_ERR_RANGE, "positions %lld..%lld exceed the context of %lld tokens",
+                          (long long)pos0, (long long)(pos0 + n - 1), (long long)s->n_ctx);
+    for (int64_t t = 0; t < n; t++)
+        if (tokens[t] < 0 || tokens[t] >= hp->n_vocab)
+            return hearth_err(err, err_size, HEARTH_ERR_ARG, "token id %d out of range [0, %lld)", tokens[t],
+                              (long long)hp->n_vocab);
+    const int64_t E = hp->n_embd, hd = hp->head_dim_k, Dq = hp->n_head * hd, Dkv = hp->n_head_kv * hd;
+    const int64_t F = hp->n_ff;
+    hearth_threadpool *pool = s->pool;
+    void *scr = s->mm_scratch;
+
+    /* 1. token embeddings (gemma: scaled by sqrt(n_embd)) */
+    const hearth_type_kernels *ek = hearth_kernels_get(m->tok_embd.type);
+    for (int64_t t = 0; t < n; t++) {
+        const uint8_t *row = (const uint8_t *)m->tok_embd.data + (size_t)tokens[t] * m->tok_embd.row_bytes;
+        ek->to_float(row, s->x + t * E, E);
+        if (ai->embd_scale) ops_scale(s->x + t * E, sqrtf((float)E), E);
+    }
+
+    /* 2. rotary tables for these positions: global base, and the sliding-window base */
+    ops_rope rg = { .n_rot = (int)hp->n_rot, .neox = ai->rope_neox, .base = hp->rope_base,
+                    .freq_scale = hp->rope_freq_scale, .freq_factors = m->rope_freqs };
+    ops_rope rl = { .n_rot = (int)hp->n_rot, .neox = ai->rope_neox, .base = hp->rope_base_swa, .freq_scale = 1.0f };
+    for (int64_t t = 0; t < n; t++) {
+        ops_rope_cache(&rg, pos0 + t, s->rope_g + t * hp->n_rot);
+        if (hp->n_swa > 0) ops_rope_cache(&rl, pos0 + t, s->rope_l + t * hp->n_rot);
+    }
+
+    for (int64_t il = 0; il < hp->n_layer; il++) {
+        const model_layer *ly = &m->layers[il];
+        const bool swa = hp->swa_layer[il];
+
+        /* 3. attention: norm, Q/K/V projections (+bias), per-head Q/K norm, RoPE */
+        norm_rows(s->xn, s->x, ly->attn_norm, n, E, hp->norm_eps);
+        hearth_matmul(pool, &ly->wq, s->xn, s->q, n, scr);
+        hearth_matmul(pool, &ly->wk, s->xn, s->k, n, scr);
+        hearth_matmul(pool, &ly->wv, s->xn, s->v, n, scr);
+        add_bias(s->q, ly->bq, n, Dq);
+        add_bias(s->k, ly->bk, n, Dkv);
+        add_bias(s->v, ly->bv, n, Dkv);
+        if (ai->qk_norm) {
+            norm_rows(s->q, s->q, ly->q_norm, n * hp->n_head, hd, hp->norm_eps);
+            norm_rows(s->k, s->k, ly->k_norm, n * hp->n_head_kv, hd, hp->norm_eps);
+        }
+        for (int64_t t = 0; t < n; t++) {
+            const float *cs = (swa ? s->rope_l : s->rope_g) + t * hp->n_rot;
+            const ops_rope *r = swa ? &rl : &rg;
+            ops_rope_apply(r, s->q + t * Dq, (int)hp->n_head, (int)hd, cs);
+            ops_rope_apply(r, s->k + t * Dkv, (int)hp->n_head_kv, (int)hd, cs);
+        }
+
+        /* 4. append K and V to the cache, then attend over positions 0..pos (window on SWA layers) */
+        uint16_t *kc = s->k_cache + (size_t)il * (size_t)s->n_ctx * (size_t)Dkv;
+        uint16_t *vc = s->v_cache + (size_t)il * (size_t)s->n_ctx * (size_t)Dkv;
+        ops_f32_to_f16(s->k, kc + pos0 * Dkv, n * Dkv);
+        ops_f32_to_f16(s->v, vc + pos0 * Dkv, n * Dkv);
+        attn_job job = { .hp = hp, .s = s, .kc = kc, .vc = vc, .n_tok = n, .pos0 = pos0,
+                         .window = swa ? hp->n_swa : 0 };
+        hearth_threadpool_run(pool, attn_task, &job);
+
+        /* 5. output projection, gemma's post-norm, residual */
+        hearth_matmul(pool, &ly->wo, s->att, s->tmp, n, scr);
+        if (ly->post_attn_norm) norm_rows(s->tmp, s->tmp, ly->post_attn_norm, n, E, hp->norm_eps);
+        ops_add(s->x, s->tmp, n * E);
+
+        /* 6. gated feed-forward: down(act(gate(x)) * up(x)), post-norm, residual */
+        norm_rows(s->xn, s->x, ly->ffn_norm, n, E, hp->norm_eps);
+        hearth_matmul(pool, &ly->w_gate, s->xn, s->gate, n, scr);
+        hearth_matmul(pool, &ly->w_up, s->xn, s->up, n, scr);
+        if (ai->gelu) ops_gelu_mul(s->gate, s->up, n * F);
+        else ops_silu_mul(s->gate, s->up, n * F);
+        hearth_matmul(pool, &ly->w_down, s->gate, s->tmp, n, scr);
+        if (ly->post_ffn_norm) norm_rows(s->tmp, s->tmp, ly->post_ffn_norm, n, E, hp->norm_eps);
+        ops_add(s->x, s->tmp, n * E);
+    }
+
+    /* 7. final norm and output projection: every token, or only the last one */
+    const int64_t first = s->logits_all ? 0 : n - 1, n_out = n - first;
+    norm_rows(s->xn, s->x + first * E, m->out_norm, n_out, E, hp->norm_eps);
+    hearth_matmul(pool, &m->output, s->xn, s->logits, n_out, scr);
+    if (hp->final_softcap > 0.0f) ops_softcap(s->logits, hp->final_softcap, n_out * hp->n_vocab);
+    *logits = s->logits;
+    return HEARTH_OK;
+}

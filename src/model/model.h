@@ -1,0 +1,118 @@
+/*
+ * model.h — a loaded model (hyperparameters + read-only weight views into the GGUF mapping)
+ * and its forward pass over a KV cache.  Internal to libhearth; the public face is the
+ * engine section of hearth.h.
+ *
+ * Shapes follow GGUF/ggml order in comments: (rows, cols) of a hearth_mat means `rows` output
+ * features of `cols` inputs each.
+ */
+#ifndef HEARTH_MODEL_H
+#define HEARTH_MODEL_H
+
+#include "core/core.h"
+#include "core/threadpool.h"
+#include "gguf/gguf.h"
+#include "kernels/kernels.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define MODEL_MAX_LAYERS 512
+
+typedef enum model_arch {
+    MODEL_ARCH_LLAMA = 0,
+    MODEL_ARCH_QWEN2,
+    MODEL_ARCH_QWEN3,
+    MODEL_ARCH_GEMMA3,
+    MODEL_ARCH_COUNT
+} model_arch;
+
+/* What differs between architectures that share the decoder-block code. */
+typedef struct model_arch_info {
+    const char *name;       /* general.architecture */
+    bool        rope_neox;  /* rotate pairs (i, i+d/2) rather than (2i, 2i+1) */
+    bool        qkv_bias;   /* attn_{q,k,v}.bias present */
+    bool        qk_norm;    /* per-head RMS norm of Q and K before RoPE */
+    bool        post_norms; /* gemma: post_attention_norm and post_ffw_norm */
+    bool        gelu;       /* FFN activation: GELU(tanh) instead of SiLU */
+    bool        embd_scale; /* input embeddings scaled by sqrt(n_embd) */
+} model_arch_info;
+
+typedef struct model_hparams {
+    int64_t n_vocab;
+    int64_t n_ctx_train;
+    int64_t n_embd;
+    int64_t n_layer;
+    int64_t n_ff;
+    int64_t n_head;
+    int64_t n_head_kv;
+    int64_t head_dim_k;     /* attention.key_length, default n_embd / n_head */
+    int64_t head_dim_v;     /* attention.value_length */
+    int64_t n_rot;          /* rope.dimension_count, default head_dim_k */
+    float   norm_eps;
+    float   rope_base;      /* global layers */
+    float   rope_freq_scale;
+    float   rope_base_swa;  /* sliding-window layers (gemma3: 10000) */
+    float   attn_scale;     /* multiplies Q·K */
+    int64_t n_swa;          /* sliding window, 0: none */
+    bool    swa_layer[MODEL_MAX_LAYERS];
+    float   final_softcap;  /* 0: none */
+} model_hparams;
+
+/* One decoder block.  NULL for weights an architecture does not have. */
+typedef struct model_layer {
+    const float *attn_norm;      /* (n_embd) */
+    hearth_mat   wq;             /* (n_head*head_dim_k, n_embd) */
+    hearth_mat   wk;             /* (n_head_kv*head_dim_k, n_embd) */
+    hearth_mat   wv;             /* (n_head_kv*head_dim_v, n_embd) */
+    hearth_mat   wo;             /* (n_embd, n_head*head_dim_v) */
+    const float *bq, *bk, *bv;   /* qwen2 biases */
+    const float *q_norm, *k_norm;/* (head_dim_k) */
+    const float *post_attn_norm; /* (n_embd) gemma */
+    const float *ffn_norm;       /* (n_embd) */
+    hearth_mat   w_gate;         /* (n_ff, n_embd) */
+    hearth_mat   w_up;           /* (n_ff, n_embd) */
+    hearth_mat   w_down;         /* (n_embd, n_ff) */
+    const float *post_ffn_norm;  /* (n_embd) gemma */
+} model_layer;
+
+typedef struct model {
+    gguf_file             *gguf;     /* owns the mapping every view points into */
+    model_arch             arch;
+    const model_arch_info *info;
+    model_hparams          hp;
+    hearth_mat             tok_embd; /* (n_vocab, n_embd) */
+    const float           *out_norm; /* (n_embd) */
+    hearth_mat             output;   /* (n_vocab, n_embd); tok_embd when tied */
+    const float           *rope_freqs; /* (n_rot/2) llama3 frequency factors, or NULL */
+    model_layer           *layers;   /* n_layer */
+    char                   name[256];
+} model;
+
+/* Loads the model at `path`: reads hyperparameters, validates every tensor's presence, shape
+ * and type, and points views into the mapping (no weight is copied or converted).  On failure
+ * returns a status and a message naming the architecture, tensor or key at fault. */
+hearth_status model_load(const char *path, model **out, char *err, size_t err_size);
+void          model_free(model *m);
+
+/* ---- KV cache and forward pass ---------------------------------------------------------- */
+
+/* Per-context state: the F16 KV cache and every work buffer, sized once for n_ctx / n_batch. */
+typedef struct model_state model_state;
+
+hearth_status model_state_create(const model *m, int64_t n_ctx, int64_t n_batch, bool logits_all,
+                                 int n_threads, model_state **out, char *err, size_t err_size);
+void          model_state_free(model_state *s);
+int64_t       model_state_n_ctx(const model_state *s);
+int64_t       model_state_n_batch(const model_state *s);
+size_t        model_state_kv_bytes(const model_state *s);
+hearth_threadpool *model_state_pool(model_state *s);
+
+/* Runs n (<= n_batch) tokens at positions pos0..pos0+n-1 (the cache must hold positions
+ * 0..pos0-1 from earlier calls; pos0+n <= n_ctx).  Computes logits for every token when
+ * the state was created with logits_all (else for the last one only); *logits receives
+ * (n or 1, n_vocab) floats, valid until the next call.  Token ids are checked. */
+hearth_status model_forward(const model *m, model_state *s, const int32_t *tokens, int64_t n, int64_t pos0,
+                            const float **logits, char *err, size_t err_size);
+
+#endif /* HEARTH_MODEL_H */
