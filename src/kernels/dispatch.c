@@ -6,6 +6,10 @@
 
 #include "core/core.h"
 
+#if defined(__x86_64__)
+#define HEARTH_HAVE_AVX2_KERNELS 1
+#endif
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>

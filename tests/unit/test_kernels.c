@@ -211,6 +211,97 @@ static void test_ref_dot_matches_dequant(void) {
     free(aq);
 }
 
+
+/* ---- every ISA against the reference ------------------------------------------------------ */
+
+static const char *const fast_isas[] = { "avx2" };
+
+/* vec_dot of each ISA vs ref on the same bytes, over awkward lengths: normalized MSE over all
+ * trials, and every result finite. */
+static void test_isa_vec_dot(void) {
+    const int64_t max_n = 256 * 33;
+    uint8_t      *w = malloc(max_n * 4), *aq = malloc(max_n * 4);
+    float        *a = malloc(max_n * sizeof *a);
+    for (size_t ii = 0; ii < HEARTH_ARRAY_LEN(fast_isas); ii++) {
+        if (!hearth_kernels_cpu_has(fast_isas[ii])) {
+            printf("# %s: not on this CPU, skipped\n", fast_isas[ii]);
+            continue;
+        }
+        for (size_t ti = 0; ti < HEARTH_ARRAY_LEN(weight_types); ti++) {
+            hearth_type                t  = weight_types[ti];
+            const hearth_type_kernels *kr = hearth_kernels_ref(t);
+            const hearth_type_kernels *kf = hearth_kernels_table(fast_isas[ii], t);
+            REQUIRE(kr && kf && kf->vec_dot);
+            const int64_t bs       = hearth_type_get(t)->block_size == 1 ? 1 : hearth_type_get(t)->block_size;
+            static const int64_t mult_q[] = { 1, 2, 3, 7, 33 }, mult_f[] = { 1, 7, 8, 13, 31, 32, 100, 257, 4096 };
+            const int64_t *mult = bs == 1 ? mult_f : mult_q;
+            size_t         nm   = bs == 1 ? HEARTH_ARRAY_LEN(mult_f) : HEARTH_ARRAY_LEN(mult_q);
+            double         err = 0, ref = 0;
+            int            finite = 1;
+            for (size_t mi = 0; mi < nm; mi++) {
+                const int64_t n = bs * mult[mi];
+                for (int rep = 0; rep < 8; rep++) {
+                    random_weights(t, w, n);
+                    for (int64_t i = 0; i < n; i++) a[i] = rng_unit() * (rep == 0 ? 100.0f : 1.0f);
+                    hearth_kernels_ref(kr->vec_dot_type)->from_float(a, aq, n);
+                    float sr, sf;
+                    kr->vec_dot(n, &sr, w, aq);
+                    kf->vec_dot(n, &sf, w, aq);
+                    if (!isfinite(sf)) finite = 0;
+                    err += ((double)sf - sr) * ((double)sf - sr);
+                    ref += (double)sr * sr;
+                }
+            }
+            const double e = err / (ref > 0 ? ref : 1);
+            printf("# %s vec_dot %-5s nmse %.3g\n", fast_isas[ii], hearth_type_name(t), e);
+            CHECKF(finite && e < 1e-10, "%s %s: nmse %g finite %d", fast_isas[ii], hearth_type_name(t), e, finite);
+        }
+    }
+    free(w);
+    free(aq);
+    free(a);
+}
+
+/* from_float and to_float of each ISA vs ref. */
+static void test_isa_convert(void) {
+    const int64_t n = 256 * 5;
+    float        *x = malloc(n * sizeof *x), *yr = malloc(n * sizeof *yr), *yf = malloc(n * sizeof *yf);
+    uint8_t      *qr = malloc(n * 4), *qf = malloc(n * 4);
+    static const hearth_type acts[] = { HEARTH_TYPE_Q8_0, HEARTH_TYPE_Q8_1, HEARTH_TYPE_Q8_K, HEARTH_TYPE_F16,
+                                        HEARTH_TYPE_BF16, HEARTH_TYPE_F32 };
+    for (size_t ii = 0; ii < HEARTH_ARRAY_LEN(fast_isas); ii++) {
+        if (!hearth_kernels_cpu_has(fast_isas[ii])) continue;
+        for (size_t ai = 0; ai < HEARTH_ARRAY_LEN(acts); ai++) {
+            hearth_type                t  = acts[ai];
+            const hearth_type_kernels *kr = hearth_kernels_ref(t), *kf = hearth_kernels_table(fast_isas[ii], t);
+            REQUIRE(kr && kf && kf->from_float && kf->to_float);
+            for (int rep = 0; rep < 20; rep++) {
+                for (int64_t i = 0; i < n; i++) x[i] = rng_unit() * (float)(1 + rep * 7);
+                if (rep == 1) memset(x, 0, 256 * sizeof *x); /* an all-zero block */
+                if (rep == 2) for (int64_t i = 0; i < n; i++) x[i] = (float)((int)(rng_u32() % 255) - 127); /* ties */
+                kr->from_float(x, qr, n);
+                kf->from_float(x, qf, n);
+                kr->to_float(qr, yr, n);
+                kf->to_float(qf, yf, n);
+                const double e = nmse(yf, yr, n);
+                if (t == HEARTH_TYPE_Q8_K || t == HEARTH_TYPE_F16 || t == HEARTH_TYPE_BF16 || t == HEARTH_TYPE_F32)
+                    CHECKF(memcmp(qr, qf, hearth_type_row_size(t, n)) == 0, "%s %s rep %d: bytes differ", fast_isas[ii],
+                           hearth_type_name(t), rep);
+                CHECKF(e < 1e-6 && all_finite(yf, n), "%s %s rep %d: nmse %g", fast_isas[ii], hearth_type_name(t), rep, e);
+            }
+        }
+        /* weight dequantization: identical */
+        for (size_t ti = 0; ti < HEARTH_ARRAY_LEN(weight_types); ti++) {
+            hearth_type t = weight_types[ti];
+            random_weights(t, qr, n);
+            hearth_kernels_ref(t)->to_float(qr, yr, n);
+            hearth_kernels_table(fast_isas[ii], t)->to_float(qr, yf, n);
+            CHECKF(memcmp(yr, yf, n * sizeof(float)) == 0, "%s to_float %s differs", fast_isas[ii], hearth_type_name(t));
+        }
+    }
+    free(x); free(yr); free(yf); free(qr); free(qf);
+}
+
 /* ---- matmul ----------------------------------------------------------------------------- */
 
 static void check_matmul(hearth_threadpool *pool, hearth_type t, int64_t rows, int64_t cols, int64_t n_tok) {
@@ -327,6 +418,8 @@ int main(void) {
     RUN(test_bf16);
     RUN(test_ref_quantizers);
     RUN(test_ref_dot_matches_dequant);
+    RUN(test_isa_vec_dot);
+    RUN(test_isa_convert);
     RUN(test_matmul);
     RUN(test_threadpool);
     RUN(test_dispatch);

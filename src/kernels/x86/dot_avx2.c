@@ -1,0 +1,137 @@
+/* dot_avx2.c — AVX2+FMA dot products for the float types and the 32-element block types
+ * (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0).  Integer products per block are exact, so results differ
+ * from the scalar reference only in the order the per-block floats are summed. */
+#include "kernels/kernels_impl.h"
+#include "kernels/x86/avx2_util.h"
+
+void hearth_avx2_vec_dot_f32(int64_t n, float *s, const void *w, const void *a) {
+    const float *x = w, *y = a;
+    __m256       acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
+    int64_t      i      = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int k = 0; k < 4; k++)
+            acc[k] = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8 * k), _mm256_loadu_ps(y + i + 8 * k), acc[k]);
+    for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), acc[0]);
+    float sum = avx2_hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+    for (; i < n; i++) sum += x[i] * y[i];
+    *s = sum;
+}
+
+void hearth_avx2_vec_dot_f16(int64_t n, float *s, const void *w, const void *a) {
+    const uint16_t *x = w, *y = a;
+    __m256          acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
+    int64_t         i      = 0;
+#define LDH(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
+    for (; i + 32 <= n; i += 32)
+        for (int k = 0; k < 4; k++) acc[k] = _mm256_fmadd_ps(LDH(x + i + 8 * k), LDH(y + i + 8 * k), acc[k]);
+    for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(LDH(x + i), LDH(y + i), acc[0]);
+#undef LDH
+    float sum = avx2_hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+    for (; i < n; i++) sum += avx2_half(x[i]) * avx2_half(y[i]);
+    *s = sum;
+}
+
+static inline __m256 bf16x8(const uint16_t *p) {
+    const __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+}
+
+void hearth_avx2_vec_dot_bf16(int64_t n, float *s, const void *w, const void *a) {
+    const uint16_t *x = w, *y = a;
+    __m256          acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
+    int64_t         i      = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int k = 0; k < 4; k++) acc[k] = _mm256_fmadd_ps(bf16x8(x + i + 8 * k), bf16x8(y + i + 8 * k), acc[k]);
+    for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(bf16x8(x + i), bf16x8(y + i), acc[0]);
+    float sum = avx2_hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+    for (; i < n; i++) sum += hearth_bf16_to_fp32(x[i]) * hearth_bf16_to_fp32(y[i]);
+    *s = sum;
+}
+
+void hearth_avx2_vec_dot_q4_0(int64_t n, float *s, const void *w, const void *a) {
+    const block_q4_0 *x  = w;
+    const block_q8_0 *y  = a;
+    const int64_t     nb = n / HEARTH_QK8_0;
+    __m256            acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t           i = 0;
+    const __m256i     off = _mm256_set1_epi8(8);
+    for (; i + 2 <= nb; i += 2) {
+        const __m256i q0 = _mm256_sub_epi8(avx2_nibbles32(x[i].qs), off);
+        const __m256i q1 = _mm256_sub_epi8(avx2_nibbles32(x[i + 1].qs), off);
+        const __m256i p0 = avx2_dot_s8(q0, _mm256_loadu_si256((const __m256i *)y[i].qs));
+        const __m256i p1 = avx2_dot_s8(q1, _mm256_loadu_si256((const __m256i *)y[i + 1].qs));
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(avx2_half(x[i].d) * avx2_half(y[i].d)), _mm256_cvtepi32_ps(p0), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(avx2_half(x[i + 1].d) * avx2_half(y[i + 1].d)), _mm256_cvtepi32_ps(p1), acc1);
+    }
+    for (; i < nb; i++) {
+        const __m256i q0 = _mm256_sub_epi8(avx2_nibbles32(x[i].qs), off);
+        const __m256i p0 = avx2_dot_s8(q0, _mm256_loadu_si256((const __m256i *)y[i].qs));
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(avx2_half(x[i].d) * avx2_half(y[i].d)), _mm256_cvtepi32_ps(p0), acc0);
+    }
+    *s = avx2_hsum_ps(_mm256_add_ps(acc0, acc1));
+}
+
+void hearth_avx2_vec_dot_q4_1(int64_t n, float *s, const void *w, const void *a) {
+    const block_q4_1 *x  = w;
+    const block_q8_1 *y  = a;
+    const int64_t     nb = n / HEARTH_QK8_1;
+    __m256            acc = _mm256_setzero_ps();
+    float             summs = 0;
+    for (int64_t i = 0; i < nb; i++) {
+        const __m256i p = avx2_dot_us8(avx2_nibbles32(x[i].qs), _mm256_loadu_si256((const __m256i *)y[i].qs));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(avx2_half(x[i].d) * avx2_half(y[i].d)), _mm256_cvtepi32_ps(p), acc);
+        summs += avx2_half(x[i].m) * avx2_half(y[i].s);
+    }
+    *s = avx2_hsum_ps(acc) + summs;
+}
+
+void hearth_avx2_vec_dot_q5_0(int64_t n, float *s, const void *w, const void *a) {
+    const block_q5_0 *x  = w;
+    const block_q8_0 *y  = a;
+    const int64_t     nb = n / HEARTH_QK8_0;
+    __m256            acc = _mm256_setzero_ps();
+    const __m256i     hi  = _mm256_set1_epi8((char)0xF0);
+    for (int64_t i = 0; i < nb; i++) {
+        /* q - 16 as int8: the nibble with 0xF0 or'ed in where the fifth bit is clear */
+        const __m256i q = _mm256_or_si256(avx2_nibbles32(x[i].qs), _mm256_andnot_si256(avx2_bits32(x[i].qh), hi));
+        const __m256i p = avx2_dot_s8(q, _mm256_loadu_si256((const __m256i *)y[i].qs));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(avx2_half(x[i].d) * avx2_half(y[i].d)), _mm256_cvtepi32_ps(p), acc);
+    }
+    *s = avx2_hsum_ps(acc);
+}
+
+void hearth_avx2_vec_dot_q5_1(int64_t n, float *s, const void *w, const void *a) {
+    const block_q5_1 *x  = w;
+    const block_q8_1 *y  = a;
+    const int64_t     nb = n / HEARTH_QK8_1;
+    __m256            acc   = _mm256_setzero_ps();
+    float             summs = 0;
+    const __m256i     b4    = _mm256_set1_epi8(0x10);
+    for (int64_t i = 0; i < nb; i++) {
+        const __m256i q = _mm256_or_si256(avx2_nibbles32(x[i].qs), _mm256_and_si256(avx2_bits32(x[i].qh), b4));
+        const __m256i p = avx2_dot_us8(q, _mm256_loadu_si256((const __m256i *)y[i].qs));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(avx2_half(x[i].d) * avx2_half(y[i].d)), _mm256_cvtepi32_ps(p), acc);
+        summs += avx2_half(x[i].m) * avx2_half(y[i].s);
+    }
+    *s = avx2_hsum_ps(acc) + summs;
+}
+
+void hearth_avx2_vec_dot_q8_0(int64_t n, float *s, const void *w, const void *a) {
+    const block_q8_0 *x  = w;
+    const block_q8_0 *y  = a;
+    const int64_t     nb = n / HEARTH_QK8_0;
+    __m256            acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t           i = 0;
+    for (; i + 2 <= nb; i += 2) {
+        const __m256i p0 = avx2_dot_s8(_mm256_loadu_si256((const __m256i *)x[i].qs), _mm256_loadu_si256((const __m256i *)y[i].qs));
+        const __m256i p1 = avx2_dot_s8(_mm256_loadu_si256((const __m256i *)x[i + 1].qs),
+                                       _mm256_loadu_si256((const __m256i *)y[i + 1].qs));
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(avx2_half(x[i].d) * avx2_half(y[i].d)), _mm256_cvtepi32_ps(p0), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(avx2_half(x[i + 1].d) * avx2_half(y[i + 1].d)), _mm256_cvtepi32_ps(p1), acc1);
+    }
+    for (; i < nb; i++) {
+        const __m256i p0 = avx2_dot_s8(_mm256_loadu_si256((const __m256i *)x[i].qs), _mm256_loadu_si256((const __m256i *)y[i].qs));
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(avx2_half(x[i].d) * avx2_half(y[i].d)), _mm256_cvtepi32_ps(p0), acc0);
+    }
+    *s = avx2_hsum_ps(_mm256_add_ps(acc0, acc1));
+}

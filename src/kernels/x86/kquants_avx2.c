@@ -1,0 +1,194 @@
+/* kquants_avx2.c — AVX2+FMA dot products of the K-quants (Q2_K..Q6_K) with Q8_K activations.
+ * Each block's integer dot products are exact (unsigned quants times signed activations with
+ * maddubs, per-group scales with madd); offsets (Q3_K's -4, Q6_K's -32) and mins are applied
+ * through the activations' per-16 sums (bsums).  Only the order of the float accumulation
+ * differs from the scalar reference. */
+#include "kernels/kernels_impl.h"
+#include "kernels/x86/avx2_util.h"
+
+/* 16 int16 lanes: lanes 0..7 = a, lanes 8..15 = b (the scales of two groups of 16). */
+static inline __m256i scale_pair(int a, int b) {
+    return _mm256_set_m128i(_mm_set1_epi16((short)b), _mm_set1_epi16((short)a));
+}
+
+/* sum_g bsums[g] * c[g] over the 16 groups, c given as 16 int8 (signed). */
+static inline int bsums_dot16(const int16_t *bsums, const int8_t *c) {
+    const __m256i b = _mm256_loadu_si256((const __m256i *)bsums);
+    const __m256i k = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)c));
+    return avx2_hsum_epi32(_mm256_madd_epi16(b, k));
+}
+
+void hearth_avx2_vec_dot_q2_K(int64_t n, float *s, const void *w, const void *a) {
+    const block_q2_K *x  = w;
+    const block_q8_K *y  = a;
+    const int64_t     nb = n / HEARTH_QK_K;
+    const __m256i     m3 = _mm256_set1_epi8(3);
+    __m256            acc = _mm256_setzero_ps();
+    float             mins = 0;
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *sc = x[i].scales;
+        int8_t         mn[16];
+        for (int g = 0; g < 16; g++) mn[g] = (int8_t)(sc[g] >> 4);
+        const float dall = y[i].d * avx2_half(x[i].d);
+        const float dmin = y[i].d * avx2_half(x[i].dmin);
+        mins += dmin * (float)bsums_dot16(y[i].bsums, mn);
+        __m256i        sumi = _mm256_setzero_si256();
+        const int8_t  *q8   = y[i].qs;
+        for (int k = 0; k < 2; k++) {
+            const __m256i q2 = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * k));
+            for (int j = 0; j < 4; j++) {
+                const __m256i q  = _mm256_and_si256(_mm256_srli_epi16(q2, 2 * j), m3);
+                const __m256i p  = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)q8));
+                const int     is = 8 * k + 2 * j;
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scale_pair(sc[is] & 0xF, sc[is + 1] & 0xF)));
+                q8 += 32;
+            }
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(dall), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    *s = avx2_hsum_ps(acc) - mins;
+}
+
+void hearth_avx2_vec_dot_q3_K(int64_t n, float *s, const void *w, const void *a) {
+    const block_q3_K *x  = w;
+    const block_q8_K *y  = a;
+    const int64_t     nb = n / HEARTH_QK_K;
+    const __m256i     m3 = _mm256_set1_epi8(3), m1 = _mm256_set1_epi8(1);
+    __m256            acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        int8_t sc[16];
+        hearth_q3_K_scales(x[i].scales, sc);
+        for (int g = 0; g < 16; g++) sc[g] = (int8_t)(sc[g] - 32);
+        /* (q - 4) * q8 summed = q * q8 summed - 4 * bsums */
+        const int      corr = 4 * bsums_dot16(y[i].bsums, sc);
+        const __m256i  hm   = _mm256_loadu_si256((const __m256i *)x[i].hmask);
+        __m256i        sumi = _mm256_setzero_si256();
+        const int8_t  *q8   = y[i].qs;
+        for (int k = 0; k < 2; k++) {
+            const __m256i q3 = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * k));
+            for (int j = 0; j < 4; j++) {
+                const __m256i lo = _mm256_and_si256(_mm256_srli_epi16(q3, 2 * j), m3);
+                const __m256i hb = _mm256_and_si256(_mm256_srli_epi16(hm, 4 * k + j), m1);
+                const __m256i q  = _mm256_or_si256(lo, _mm256_slli_epi16(hb, 2));
+                const __m256i p  = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)q8));
+                const int     is = 8 * k + 2 * j;
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scale_pair(sc[is], sc[is + 1])));
+                q8 += 32;
+            }
+        }
+        const float d = avx2_half(x[i].d) * y[i].d;
+        sumi          = _mm256_sub_epi32(sumi, _mm256_setr_epi32(corr, 0, 0, 0, 0, 0, 0, 0));
+        acc           = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    *s = avx2_hsum_ps(acc);
+}
+
+/* The 8 scales and 8 mins of a Q4_K/Q5_K block. */
+static inline void k4_scales(const uint8_t *packed, uint8_t sc[8], int8_t mn16[16]) {
+    for (int j = 0; j < 8; j++) {
+        uint8_t d, m;
+        hearth_get_scale_min_k4(j, packed, &d, &m);
+        sc[j]           = d;
+        mn16[2 * j]     = (int8_t)m; /* one min per group of 32 = two groups of 16 */
+        mn16[2 * j + 1] = (int8_t)m;
+    }
+}
+
+void hearth_avx2_vec_dot_q4_K(int64_t n, float *s, const void *w, const void *a) {
+    const block_q4_K *x  = w;
+    const block_q8_K *y  = a;
+    const int64_t     nb = n / HEARTH_QK_K;
+    const __m256i     m4 = _mm256_set1_epi8(0x0F);
+    __m256            acc  = _mm256_setzero_ps();
+    float             mins = 0;
+    for (int64_t i = 0; i < nb; i++) {
+        uint8_t sc[8];
+        int8_t  mn[16];
+        k4_scales(x[i].scales, sc, mn);
+        mins += avx2_half(x[i].dmin) * y[i].d * (float)bsums_dot16(y[i].bsums, mn);
+        __m256i       sumi = _mm256_setzero_si256();
+        const int8_t *q8   = y[i].qs;
+        for (int j = 0; j < 4; j++) {
+            const __m256i q4 = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * j));
+            const __m256i lo = _mm256_and_si256(q4, m4);
+            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q4, 4), m4);
+            const __m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
+            const __m256i ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(pl, _mm256_set1_epi16(sc[2 * j])));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(ph, _mm256_set1_epi16(sc[2 * j + 1])));
+            q8 += 64;
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(avx2_half(x[i].d) * y[i].d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    *s = avx2_hsum_ps(acc) - mins;
+}
+
+void hearth_avx2_vec_dot_q5_K(int64_t n, float *s, const void *w, const void *a) {
+    const block_q5_K *x  = w;
+    const block_q8_K *y  = a;
+    const int64_t     nb = n / HEARTH_QK_K;
+    const __m256i     m4 = _mm256_set1_epi8(0x0F), m1 = _mm256_set1_epi8(1);
+    __m256            acc  = _mm256_setzero_ps();
+    float             mins = 0;
+    for (int64_t i = 0; i < nb; i++) {
+        uint8_t sc[8];
+        int8_t  mn[16];
+        k4_scales(x[i].scales, sc, mn);
+        mins += avx2_half(x[i].dmin) * y[i].d * (float)bsums_dot16(y[i].bsums, mn);
+        const __m256i qh   = _mm256_loadu_si256((const __m256i *)x[i].qh);
+        __m256i       sumi = _mm256_setzero_si256();
+        const int8_t *q8   = y[i].qs;
+        for (int j = 0; j < 4; j++) {
+            const __m256i q4 = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * j));
+            const __m256i hl = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j), m1), 4);
+            const __m256i hh = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j + 1), m1), 4);
+            const __m256i lo = _mm256_or_si256(_mm256_and_si256(q4, m4), hl);
+            const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q4, 4), m4), hh);
+            const __m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
+            const __m256i ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(pl, _mm256_set1_epi16(sc[2 * j])));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(ph, _mm256_set1_epi16(sc[2 * j + 1])));
+            q8 += 64;
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(avx2_half(x[i].d) * y[i].d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    *s = avx2_hsum_ps(acc) - mins;
+}
+
+void hearth_avx2_vec_dot_q6_K(int64_t n, float *s, const void *w, const void *a) {
+    const block_q6_K *x  = w;
+    const block_q8_K *y  = a;
+    const int64_t     nb = n / HEARTH_QK_K;
+    const __m256i     m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);
+    __m256            acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const int8_t *sc = x[i].scales;
+        /* (q - 32) * q8 summed = q * q8 summed - 32 * bsums */
+        const int     corr = 32 * bsums_dot16(y[i].bsums, sc);
+        __m256i       sumi = _mm256_setzero_si256();
+        const int8_t *q8   = y[i].qs;
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *ql  = x[i].ql + 64 * h;
+            const __m256i  qh  = _mm256_loadu_si256((const __m256i *)(x[i].qh + 32 * h));
+            const __m256i  l0  = _mm256_loadu_si256((const __m256i *)ql);
+            const __m256i  l1  = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            __m256i        q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m3), 4));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m3), 4));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m3), 4));
+            for (int j = 0; j < 4; j++) {
+                const __m256i p  = _mm256_maddubs_epi16(q[j], _mm256_loadu_si256((const __m256i *)q8));
+                const int     is = 8 * h + 2 * j;
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scale_pair(sc[is], sc[is + 1])));
+                q8 += 32;
+            }
+        }
+        sumi = _mm256_sub_epi32(sumi, _mm256_setr_epi32(corr, 0, 0, 0, 0, 0, 0, 0));
+        acc  = _mm256_fmadd_ps(_mm256_set1_ps(avx2_half(x[i].d) * y[i].d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    *s = avx2_hsum_ps(acc);
+}
