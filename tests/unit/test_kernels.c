@@ -302,6 +302,92 @@ static void test_isa_convert(void) {
     free(x); free(yr); free(yf); free(qr); free(qf);
 }
 
+
+/* ---- against the gguf Python package (tests/golden/kernels) -------------------------------- */
+
+static void *read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    void *p = malloc(n > 0 ? (size_t)n : 1);
+    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
+        free(p);
+        p = NULL;
+    }
+    fclose(f);
+    *len = (size_t)n;
+    return p;
+}
+
+/* Block size and bytes per block of every type hearth knows, as gguf-py states them.  One
+ * known exception: gguf-py lists Q8_1 as 40 bytes (an old float d, s layout); ggml's
+ * block_q8_1 is 36 (fp16 d, s), and Q8_1 only ever exists as an activation, never in a file. */
+static void test_golden_sizes(void) {
+    FILE *f = fopen("tests/golden/kernels/sizes.txt", "r");
+    REQUIRE(f);
+    char line[256], name[64];
+    int  id, checked = 0;
+    long bs, ts;
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#' || sscanf(line, "%63s %d %ld %ld", name, &id, &bs, &ts) != 4) continue;
+        if (id >= HEARTH_TYPE_COUNT) {
+            printf("# gguf-py type %s (%d) is not in hearth's table\n", name, id);
+            continue;
+        }
+        const hearth_type_traits *t = hearth_type_get((uint32_t)id);
+        CHECKF(t != NULL, "%s (%d) missing", name, id);
+        if (!t) continue;
+        CHECK_STR(t->name, name);
+        CHECKF(t->block_size == bs, "%s block size %lld vs %ld", name, (long long)t->block_size, bs);
+        if (id == HEARTH_TYPE_Q8_1) CHECK(t->type_size == sizeof(block_q8_1) && ts == 40);
+        else CHECKF((long)t->type_size == ts, "%s type size %zu vs %ld", name, t->type_size, ts);
+        checked++;
+    }
+    fclose(f);
+    CHECK(checked >= 30);
+}
+
+static void test_golden_dequant(void) {
+    for (size_t ti = 0; ti < HEARTH_ARRAY_LEN(weight_types); ti++) {
+        hearth_type t = weight_types[ti];
+        char        path[256];
+        size_t      nb, nf;
+        snprintf(path, sizeof path, "tests/golden/kernels/%s.blocks", hearth_type_name(t));
+        uint8_t *blocks = read_file(path, &nb);
+        snprintf(path, sizeof path, "tests/golden/kernels/%s.f32", hearth_type_name(t));
+        float *want = read_file(path, &nf);
+        CHECKF(blocks && want, "%s: golden files missing (run from the repository root)", hearth_type_name(t));
+        if (!blocks || !want) {
+            free(blocks);
+            free(want);
+            continue;
+        }
+        const int64_t n = (int64_t)(nf / sizeof(float));
+        CHECK(hearth_type_row_size(t, n) == nb);
+        float *got = malloc(nf);
+        const char *isas[] = { "ref", "avx2" };
+        for (size_t ii = 0; ii < HEARTH_ARRAY_LEN(isas); ii++) {
+            if (!hearth_kernels_cpu_has(isas[ii])) continue;
+            hearth_kernels_table(isas[ii], t)->to_float(blocks, got, n);
+            int64_t bad = 0, exact = 0;
+            for (int64_t i = 0; i < n; i++) {
+                if (got[i] == want[i]) exact++;
+                if (!(fabsf(got[i] - want[i]) <= 1e-6f * fabsf(want[i]) + 1e-30f)) bad++;
+            }
+            CHECKF(bad == 0, "%s %s: %lld of %lld values differ from gguf-py", isas[ii], hearth_type_name(t),
+                   (long long)bad, (long long)n);
+            if (exact != n)
+                printf("# %s %s: %lld of %lld bit-identical to gguf-py\n", isas[ii], hearth_type_name(t),
+                       (long long)exact, (long long)n);
+        }
+        free(got);
+        free(blocks);
+        free(want);
+    }
+}
+
 /* ---- matmul ----------------------------------------------------------------------------- */
 
 static void check_matmul(hearth_threadpool *pool, hearth_type t, int64_t rows, int64_t cols, int64_t n_tok) {
@@ -420,6 +506,8 @@ int main(void) {
     RUN(test_ref_dot_matches_dequant);
     RUN(test_isa_vec_dot);
     RUN(test_isa_convert);
+    RUN(test_golden_sizes);
+    RUN(test_golden_dequant);
     RUN(test_matmul);
     RUN(test_threadpool);
     RUN(test_dispatch);
