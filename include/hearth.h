@@ -77,8 +77,53 @@ int64_t hearth_gguf_n_tensors(const hearth_gguf *gguf);
 /* The architecture (`general.architecture`), or "" when absent. Owned by the file. */
 const char *hearth_gguf_arch(const hearth_gguf *gguf);
 
-/* ---- tokenizer --------------------------------------------------------------------- */
-/* (tokenizer API: see the tokenizer section, added with src/tokenizer/) */
+/* ---- tokenizer (src/tokenizer/) ------------------------------------------------------ */
+/* A model's vocabulary, from the `tokenizer.ggml.*` metadata of a GGUF file (a vocab-only
+ * file works): byte-level BPE ("gpt2"), SentencePiece BPE ("llama") or WordPiece ("bert").
+ * Token ids equal llama.cpp's for the same file.  A vocabulary is immutable once opened and
+ * may be used from several threads at once. */
+typedef struct hearth_vocab hearth_vocab;
+
+/* Opens the vocabulary of the GGUF file at `path`.  An unknown tokenizer model or
+ * pre-tokenizer (`tokenizer.ggml.pre`) is HEARTH_ERR_UNSUPPORTED naming it.  Release with
+ * hearth_vocab_free. */
+hearth_status hearth_vocab_open(const char *path, hearth_vocab **out, char *err, size_t err_size);
+void          hearth_vocab_free(hearth_vocab *vocab); /* accepts NULL */
+
+int32_t hearth_vocab_n_tokens(const hearth_vocab *vocab);
+int32_t hearth_vocab_bos(const hearth_vocab *vocab); /* -1 when none */
+int32_t hearth_vocab_eos(const hearth_vocab *vocab); /* -1 when none */
+int32_t hearth_vocab_eot(const hearth_vocab *vocab); /* end of turn (<|im_end|>, ...); -1 when none */
+/* Nonzero for a token that ends generation (eos, eot, and the model's other end markers). */
+int     hearth_vocab_is_eog(const hearth_vocab *vocab, int32_t token);
+
+/* hearth_tokenize flags */
+#define HEARTH_TOKENIZE_ADD_SPECIAL   1u /* add BOS/EOS as the vocabulary asks */
+#define HEARTH_TOKENIZE_PARSE_SPECIAL 2u /* control tokens written in the text (e.g.
+                                            "<|im_start|>") become those tokens; without it
+                                            they are ordinary text */
+
+/* Tokenizes text[0..len) (any bytes; invalid UTF-8 is handled as llama.cpp does) into
+ * tokens[0..cap).  Returns the number of tokens the text needs: when that is more than cap,
+ * nothing is guaranteed about tokens[] and the call can be repeated with a larger buffer
+ * (tokens may be NULL with cap 0).  Returns -1 on a NULL argument or allocation failure. */
+int64_t hearth_tokenize(const hearth_vocab *vocab, const char *text, size_t len, unsigned flags, int32_t *tokens,
+                        size_t cap);
+
+/* The bytes of one token into buf (NUL-terminated when size > 0).  Returns the length needed
+ * (as snprintf); -1 for an invalid id.  Control tokens give "" unless `special` is nonzero. */
+int64_t hearth_token_to_piece(const hearth_vocab *vocab, int32_t token, int special, char *buf, size_t size);
+
+/* hearth_detokenize flags */
+#define HEARTH_DETOKENIZE_REMOVE_SPECIAL  1u /* drop a leading BOS / trailing EOS added by
+                                                HEARTH_TOKENIZE_ADD_SPECIAL */
+#define HEARTH_DETOKENIZE_UNPARSE_SPECIAL 2u /* render control tokens as their text */
+
+/* The text of tokens[0..n) into buf (NUL-terminated when size > 0): the exact bytes, so that
+ * detokenizing the tokens of a text gives the text back (no clean-up of spaces).  Invalid ids
+ * are skipped.  Returns the length needed (as snprintf), -1 on allocation failure. */
+int64_t hearth_detokenize(const hearth_vocab *vocab, const int32_t *tokens, size_t n, unsigned flags, char *buf,
+                          size_t size);
 
 /* ---- model store (src/fit/) ---------------------------------------------------------- */
 

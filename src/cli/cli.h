@@ -10,3 +10,5 @@ int cmd_list(int argc, char **argv); /* cmd_list.c */
 int cmd_rm(int argc, char **argv);   /* cmd_list.c */
 
 #endif /* HEARTH_CLI_H */
+int cmd_tokenize(int argc, char **argv);   /* cmd_tokenize.c */
+int cmd_detokenize(int argc, char **argv); /* cmd_tokenize.c */

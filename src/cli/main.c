@@ -21,6 +21,8 @@ static const subcommand subcommands[] = {
 };
 
 static void usage(FILE *f) {
+    { "tokenize", cmd_tokenize, "the token ids of a text with a model's vocabulary" },
+    { "detokenize", cmd_detokenize, "the text of token ids with a model's vocabulary" },
     fprintf(f, "hearth %s — run open-weight language models on your own machine\n\n", hearth_version());
     fprintf(f, "usage: hearth <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
