@@ -4,11 +4,22 @@
 #define HEARTH_CLI_H
 
 int cmd_info(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_perplexity(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+/* Shared option helpers (cmd_run.c): whole-number and float parsing, false on junk; a whole
+ * file read into a NUL-terminated malloc'd buffer (NULL on failure, errno set). */
+#include <stdbool.h>
+#include <stddef.h>
+bool  cli_parse_long(const char *s, long lo, long hi, long *out);
+bool  cli_parse_float(const char *s, float *out);
+char *cli_read_file(const char *path, size_t *len);
 int cmd_fit(int argc, char **argv);  /* cmd_fit.c */
 int cmd_pull(int argc, char **argv); /* cmd_pull.c */
 int cmd_list(int argc, char **argv); /* cmd_list.c */
 int cmd_rm(int argc, char **argv);   /* cmd_list.c */
-
-#endif /* HEARTH_CLI_H */
 int cmd_tokenize(int argc, char **argv);   /* cmd_tokenize.c */
 int cmd_detokenize(int argc, char **argv); /* cmd_tokenize.c */
+
+#endif /* HEARTH_CLI_H */

@@ -14,15 +14,18 @@ typedef struct subcommand {
 
 static const subcommand subcommands[] = {
     { "info", cmd_info, "describe a GGUF model file: architecture, sizes, tensor types" },
+    { "run", cmd_run, "generate text from a prompt (one shot)" },
+    { "perplexity", cmd_perplexity, "perplexity of a model on a text file, as llama-perplexity" },
+    { "bench", cmd_bench, "prompt and generation speed in tokens/s, as llama-bench" },
     { "fit", cmd_fit, "will a model fit in memory, and how fast will it run (from its header)" },
     { "pull", cmd_pull, "download a model from a Hugging Face hub into the store, verified" },
     { "list", cmd_list, "models in the store" },
     { "rm", cmd_rm, "remove a model from the store" },
+    { "tokenize", cmd_tokenize, "the token ids of a text with a model's vocabulary" },
+    { "detokenize", cmd_detokenize, "the text of token ids with a model's vocabulary" },
 };
 
 static void usage(FILE *f) {
-    { "tokenize", cmd_tokenize, "the token ids of a text with a model's vocabulary" },
-    { "detokenize", cmd_detokenize, "the text of token ids with a model's vocabulary" },
     fprintf(f, "hearth %s — run open-weight language models on your own machine\n\n", hearth_version());
     fprintf(f, "usage: hearth <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
