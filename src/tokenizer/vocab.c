@@ -4,6 +4,7 @@
  */
 #include "tokenizer/tok_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
