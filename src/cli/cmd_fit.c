@@ -264,6 +264,7 @@ int cmd_fit(int argc, char **argv) {
         fprintf(stderr, "hearth fit: %s\n", err);
         return 1;
     }
+    if (!p.n_threads) p.n_threads = here.threads;
     bool have_other = hw || ram > 0 || vram > 0 || bw > 0;
     if (hw) {
         const fit_machine *pr = fit_hw_find(hw);

@@ -168,7 +168,7 @@ void fit_params_default(fit_params *p) {
     p->n_ctx      = 4096;
     p->n_parallel = 1;
     p->kv_type    = HEARTH_TYPE_F16;
-    p->n_batch    = 512;
+    p->n_batch    = 256;
     p->n_threads  = 0;
 }
 
@@ -202,13 +202,16 @@ void fit_estimate_memory(const fit_model *m, const fit_params *p, fit_estimate *
     e->weights_bytes = m->weight_bytes;
     e->file_bytes    = m->file_bytes;
     e->kv_bytes      = fit_kv_bytes(m, p->n_ctx, np, p->kv_type);
-    /* activations of one micro-batch (f32: residual, norm, q/k/v, attention out, two FFN
-     * branches) plus their 8-bit quantized copies, and the attention scores of the batch */
-    uint64_t act_per_tok = 4ull * (uint64_t)(3 * m->n_embd + n_q + 2 * n_kv + 3 * m->n_ff) +
-                           (uint64_t)(HEARTH_MAX(m->n_embd, m->n_ff) + HEARTH_MAX(m->n_embd, m->n_ff) / 32 * 2);
-    uint64_t scores = 4ull * (uint64_t)nb * (uint64_t)HEARTH_MAX(1, m->n_head) * (uint64_t)p->n_ctx;
+    /* activations of one micro-batch in f32 (residual, norm, q, k, v, attention out, a
+     * scratch row, two FFN branches, rope tables), the 8-bit quantized copy of the widest
+     * input, and per thread one row of attention scores over the context */
+    int64_t n_rot = m->head_k;
+    uint64_t act_per_tok = 4ull * (uint64_t)(3 * m->n_embd + 2 * n_q + 2 * n_kv + 2 * m->n_ff + 2 * n_rot) +
+                           (uint64_t)HEARTH_MAX(m->n_embd, m->n_ff) * 34 / 32;
+    uint64_t threads = (uint64_t)(p->n_threads > 0 ? p->n_threads : 2);
+    uint64_t scores = 4ull * threads * (uint64_t)(p->n_ctx + m->head_v);
     e->compute_bytes = act_per_tok * (uint64_t)nb + scores;
-    e->logits_bytes  = 4ull * (uint64_t)HEARTH_MAX(0, m->n_vocab) * (uint64_t)np * 2;
+    e->logits_bytes  = 4ull * (uint64_t)HEARTH_MAX(0, m->n_vocab) * (uint64_t)np;
     /* process (binary, libc, libraries, thread stacks) and the tokenizer's tables */
     e->overhead_bytes = 8ull << 20;
     e->overhead_bytes += 64ull * (uint64_t)HEARTH_MAX(0, m->n_vocab);

@@ -1,0 +1,140 @@
+"""`hearth fit` predictions against `hearth bench` measurements on this machine.
+
+For each model and context: the predicted resident memory (total_bytes) must be within 10% of
+the peak RSS of a `hearth bench` run whose prompt fills that context, and the predicted decode
+tokens/s within 25% of bench's generation tokens/s.  The figures are measured, never compared
+with constants.  Runs only when `hearth bench` exists (skips with the reason otherwise).
+
+Default cases: SmolLM2-135M Q4_1 and Gemma-3-270M Q4_K_M at context 512.  HEARTH_FIT_ACCURACY=full
+adds context 4096 and synthetic Llama-3.2-1B-shaped models in Q4_0, Q4_K_M and Q8_0 (random
+weights, real shapes; several minutes each on a small machine).  Results are appended to
+$HEARTH_FIT_REPORT (a JSON-lines file) when set.
+"""
+import json
+import os
+import subprocess
+import tempfile
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, fetch_model, run
+
+FULL = os.environ.get("HEARTH_FIT_ACCURACY") == "full"
+THREADS = str(min(os.cpu_count() or 1, 4))
+
+
+def bench_available(hearth):
+    p = run([hearth, "--help"], text=True)
+    return "bench" in p.stdout + p.stderr
+
+
+def measure(hearth, model, ctx, n_gen=32):
+    """Runs hearth bench with a prompt of ctx tokens; returns (peak RSS bytes, tg tokens/s)."""
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen([hearth, "bench", "-m", model, "-p", str(ctx), "-n", str(n_gen), "-r", "1",
+                                 "-t", THREADS, "--json"], stdout=out, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err = proc.stderr.read().decode(errors="replace")
+        out.seek(0)
+        text = out.read().decode()
+    assert proc.returncode == 0, err
+    rows = json.loads(text)
+    tg = [r for r in rows if r["n_gen"] > 0][0]["avg_ts"]
+    return usage.ru_maxrss * 1024, tg
+
+
+def synthetic_1b(qtype):
+    """A Llama-3.2-1B-shaped GGUF (random quantized blocks with sane scales), cached."""
+    gguf = pytest.importorskip("gguf")
+    d = os.path.join(os.environ.get("HEARTH_MODELS", os.path.expanduser("~/.cache/hearth/models")), "synthetic")
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, f"llama-1b-shape-{qtype}.gguf")
+    if os.path.exists(path):
+        return path
+    T = gguf.GGMLQuantizationType
+    main = {"Q4_0": T.Q4_0, "Q8_0": T.Q8_0, "Q4_K_M": T.Q4_K}[qtype]
+    # (block elements, block bytes, byte offsets of f16 scales in a block)
+    layout = {T.Q4_0: (32, 18, [0]), T.Q8_0: (32, 34, [0]), T.Q4_K: (256, 144, [0, 2]), T.Q6_K: (256, 210, [208])}
+    rng = np.random.default_rng(1)
+    E, F, L, H, KV, V = 2048, 8192, 16, 32, 8, 128256
+
+    def tensor(w, name, rows, cols, t):
+        be, bb, scales = layout[t]
+        nb = rows * cols // be
+        raw = rng.integers(0, 256, size=(nb, bb), dtype=np.uint8)
+        for off in scales:
+            raw[:, off:off + 2] = np.frombuffer(np.float16(0.002).tobytes(), dtype=np.uint8)
+        w.add_tensor(name, raw.reshape(rows, cols // be * bb), raw_shape=(rows, cols), raw_dtype=t)
+
+    tmp = path + ".tmp"
+    w = gguf.GGUFWriter(tmp, "llama")
+    w.add_name(f"synthetic llama 1B shape {qtype}")
+    w.add_block_count(L)
+    w.add_embedding_length(E)
+    w.add_feed_forward_length(F)
+    w.add_head_count(H)
+    w.add_head_count_kv(KV)
+    w.add_context_length(131072)
+    w.add_rope_freq_base(500000.0)
+    w.add_layer_norm_rms_eps(1e-5)
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("llama-bpe")
+    w.add_token_list([f"<t{i}>" for i in range(V)])
+    w.add_token_types([1] * V)
+    w.add_token_merges(["< t"])
+    w.add_bos_token_id(0)
+    w.add_eos_token_id(1)
+    side = T.Q6_K if qtype == "Q4_K_M" else main
+    tensor(w, "token_embd.weight", V, E, main)
+    for il in range(L):
+        w.add_tensor(f"blk.{il}.attn_norm.weight", np.ones(E, dtype=np.float32))
+        w.add_tensor(f"blk.{il}.ffn_norm.weight", np.ones(E, dtype=np.float32))
+        tensor(w, f"blk.{il}.attn_q.weight", E, E, main)
+        tensor(w, f"blk.{il}.attn_k.weight", KV * 64, E, main)
+        tensor(w, f"blk.{il}.attn_v.weight", KV * 64, E, side if il % 2 == 0 else main)
+        tensor(w, f"blk.{il}.attn_output.weight", E, E, main)
+        tensor(w, f"blk.{il}.ffn_gate.weight", F, E, main)
+        tensor(w, f"blk.{il}.ffn_up.weight", F, E, main)
+        tensor(w, f"blk.{il}.ffn_down.weight", E, F, side if il % 2 == 0 else main)
+    w.add_tensor("output_norm.weight", np.ones(E, dtype=np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    os.rename(tmp, path)
+    return path
+
+
+CASES = [("smollm2", 512), ("gemma3", 512)]
+if FULL:
+    CASES += [("smollm2", 4096), ("gemma3", 4096)]
+    CASES += [(f"1b-{q}", c) for q in ("Q4_0", "Q4_K_M", "Q8_0") for c in (512, 4096)]
+
+
+@pytest.mark.parametrize("name,ctx", CASES)
+def test_prediction_matches_bench(hearth, name, ctx):
+    if not bench_available(hearth):
+        pytest.skip("`hearth bench` is not built yet: the accuracy check needs the inference engine")
+    if name == "smollm2":
+        model = fetch_model("smollm2-135m")
+    elif name == "gemma3":
+        model = fetch_model("gemma3-270m")
+    else:
+        model = synthetic_1b(name[3:])
+    p = run([hearth, "fit", model, "--ctx", str(ctx), "--threads", THREADS, "--json"], text=True)
+    assert p.returncode == 0, p.stderr
+    pred = json.loads(p.stdout)
+    rss, tg = measure(hearth, model, ctx)
+    mem_err = pred["total_bytes"] / rss - 1
+    tps_err = pred["decode_tps"] / tg - 1
+    row = {"model": os.path.basename(model), "ctx": ctx, "pred_bytes": pred["total_bytes"], "rss_bytes": rss,
+           "mem_err": round(mem_err, 4), "pred_tps": round(pred["decode_tps"], 2), "bench_tps": round(tg, 2),
+           "tps_err": round(tps_err, 4)}
+    print(json.dumps(row))
+    if os.environ.get("HEARTH_FIT_REPORT"):
+        with open(os.environ["HEARTH_FIT_REPORT"], "a") as f:
+            f.write(json.dumps(row) + "\n")
+    assert abs(mem_err) <= 0.10, row
+    assert abs(tps_err) <= 0.25, row
