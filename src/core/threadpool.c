@@ -18,9 +18,12 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Iterations of the spin loop before a worker goes to sleep, and before the caller yields. */
-#define POOL_SPIN_WORKER 200000
-#define POOL_SPIN_CALLER 100000
+/* How long a worker spins for the next job before it sleeps, and the caller for the workers
+ * before it starts yielding the CPU (seconds).  Spinning is checked against the clock every
+ * POOL_SPIN_CHECK pauses, since a pause costs from a few to ~100 cycles depending on the CPU. */
+#define POOL_SPIN_WORKER_S 200e-6
+#define POOL_SPIN_CALLER_S 50e-6
+#define POOL_SPIN_CHECK    32
 
 typedef struct pool_worker {
     hearth_threadpool *pool;
@@ -29,8 +32,8 @@ typedef struct pool_worker {
 
 struct hearth_threadpool {
     int              n_threads;
-    int              spin_worker; /* spin iterations before sleeping (0 when oversubscribed) */
-    int              spin_caller; /* spin iterations before yielding while waiting */
+    double           spin_worker; /* seconds of spinning before sleeping (0 when oversubscribed) */
+    double           spin_caller; /* seconds of spinning before yielding while waiting */
     int              n_started;   /* workers actually created (n_threads - 1 on success) */
     pthread_t       *threads;     /* (n_threads - 1) */
     pool_worker     *workers;     /* (n_threads - 1) */
@@ -60,10 +63,14 @@ static void *pool_worker_main(void *p) {
     unsigned           seen = 0;
     for (;;) {
         unsigned g = atomic_load_explicit(&pool->gen, memory_order_acquire);
-        for (int i = 0; g == seen && i < pool->spin_worker; i++) {
-            if (atomic_load_explicit(&pool->stop, memory_order_relaxed)) return NULL;
-            cpu_relax();
-            g = atomic_load_explicit(&pool->gen, memory_order_acquire);
+        if (g == seen && pool->spin_worker > 0) {
+            const double until = hearth_time_s() + pool->spin_worker;
+            for (int i = 1; g == seen; i++) {
+                if (atomic_load_explicit(&pool->stop, memory_order_relaxed)) return NULL;
+                cpu_relax();
+                g = atomic_load_explicit(&pool->gen, memory_order_acquire);
+                if (i % POOL_SPIN_CHECK == 0 && hearth_time_s() > until) break;
+            }
         }
         if (g == seen) {
             pthread_mutex_lock(&pool->mu);
@@ -86,8 +93,8 @@ hearth_threadpool *hearth_threadpool_create(int n_threads) {
     pool->n_threads = n_threads;
     /* More threads than CPUs: spinning would steal the CPU from the thread being waited for. */
     const int oversubscribed = n_threads > usable_cpus();
-    pool->spin_worker = oversubscribed ? 0 : POOL_SPIN_WORKER;
-    pool->spin_caller = oversubscribed ? 16 : POOL_SPIN_CALLER;
+    pool->spin_worker = oversubscribed ? 0 : POOL_SPIN_WORKER_S;
+    pool->spin_caller = oversubscribed ? 0 : POOL_SPIN_CALLER_S;
     atomic_init(&pool->gen, 0);
     atomic_init(&pool->pending, 0);
     atomic_init(&pool->stop, 0);
@@ -144,9 +151,16 @@ void hearth_threadpool_run(hearth_threadpool *pool, hearth_task_fn fn, void *arg
 
     fn(arg, 0, pool->n_threads);
 
-    for (int i = 0; atomic_load_explicit(&pool->pending, memory_order_acquire) > 0; i++) {
-        if (i < pool->spin_caller) cpu_relax();
-        else sched_yield();
+    if (atomic_load_explicit(&pool->pending, memory_order_acquire) > 0) {
+        const double until    = hearth_time_s() + pool->spin_caller;
+        int          spinning = pool->spin_caller > 0;
+        for (int i = 1; atomic_load_explicit(&pool->pending, memory_order_acquire) > 0; i++) {
+            if (spinning) {
+                cpu_relax();
+                if (i % POOL_SPIN_CHECK == 0 && hearth_time_s() > until) spinning = 0;
+            } else
+                sched_yield();
+        }
     }
     pthread_mutex_unlock(&pool->run_mu);
 }

@@ -125,6 +125,33 @@ const hearth_type_kernels *hearth_kernels_table(const char *isa, hearth_type typ
     return NULL;
 }
 
+static hearth_vec_dot4_fn vec_dot4_of(int isa, hearth_type type) {
+#ifdef HEARTH_HAVE_AVX2_KERNELS
+    if (isa == ISA_AVX2) {
+        switch (type) {
+        case HEARTH_TYPE_Q4_0: return hearth_avx2_vec_dot4_q4_0;
+        case HEARTH_TYPE_Q8_0: return hearth_avx2_vec_dot4_q8_0;
+        case HEARTH_TYPE_Q4_K: return hearth_avx2_vec_dot4_q4_K;
+        default: return NULL;
+        }
+    }
+#endif
+    (void)isa;
+    (void)type;
+    return NULL;
+}
+
+hearth_vec_dot4_fn hearth_kernels_vec_dot4(hearth_type type) {
+    pthread_once(&tables_once, tables_init);
+    return vec_dot4_of(active_isa, type);
+}
+
+hearth_vec_dot4_fn hearth_kernels_vec_dot4_isa(const char *isa, hearth_type type) {
+    for (int i = 0; i < ISA_COUNT; i++)
+        if (!strcmp(isa, isa_names[i])) return vec_dot4_of(i, type);
+    return NULL;
+}
+
 const char *hearth_kernels_isa(void) {
     pthread_once(&tables_once, tables_init);
     return isa_names[active_isa];

@@ -75,6 +75,18 @@ void hearth_avx2_vec_dot_q4_K(int64_t n, float *s, const void *w, const void *a)
 void hearth_avx2_vec_dot_q5_K(int64_t n, float *s, const void *w, const void *a);
 void hearth_avx2_vec_dot_q6_K(int64_t n, float *s, const void *w, const void *a);
 
+/* Several activation rows per weight row (prefill): s[k * s_stride] = dot(w, row k of a) for
+ * k < 4, activation rows a_stride bytes apart.  Same arithmetic as the type's vec_dot. */
+typedef void (*hearth_vec_dot4_fn)(int64_t n, float *s, size_t s_stride, const void *w, const void *a, size_t a_stride);
+void hearth_avx2_vec_dot4_q4_0(int64_t n, float *s, size_t s_stride, const void *w, const void *a, size_t a_stride);
+void hearth_avx2_vec_dot4_q8_0(int64_t n, float *s, size_t s_stride, const void *w, const void *a, size_t a_stride);
+void hearth_avx2_vec_dot4_q4_K(int64_t n, float *s, size_t s_stride, const void *w, const void *a, size_t a_stride);
+
+/* The 4-row kernel of a type in the active table (NULL: use vec_dot row by row), or of a
+ * named ISA. */
+hearth_vec_dot4_fn hearth_kernels_vec_dot4(hearth_type type);
+hearth_vec_dot4_fn hearth_kernels_vec_dot4_isa(const char *isa, hearth_type type);
+
 /* The table of one ISA by name ("ref", "avx2"), whatever the CPU: for tests and benchmarks
  * that compare ISAs.  NULL for an unknown name or an ISA this build lacks.  Calling into a
  * table the CPU cannot run is the caller's problem (check hearth_kernels_cpu_has first). */

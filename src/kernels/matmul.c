@@ -4,7 +4,8 @@
  * rows), then the rows of W are handed out in chunks through an atomic counter so that a
  * slow thread does not hold the others up.  Inside a chunk, each weight tile (a few rows,
  * small enough to stay in L1/L2) is used against every token before moving on, so prefill
- * reads each weight once from memory. */
+ * reads each weight once from memory; where the ISA has a 4-row kernel, each weight block is
+ * also unpacked once for four tokens. */
 #include "kernels/kernels_impl.h"
 
 #include "core/core.h"
@@ -24,6 +25,7 @@ typedef struct mm_job {
     size_t               a_row;
     hearth_from_float_fn from_float;
     hearth_vec_dot_fn    vec_dot;
+    hearth_vec_dot4_fn   vec_dot4;  /* NULL: no multi-row kernel for this type/ISA */
     int64_t              chunk_rows;
     atomic_llong         next_chunk;
 } mm_job;
@@ -49,7 +51,15 @@ static void mm_dot_task(void *arg, int ith, int nth) {
         const int64_t r1 = HEARTH_MIN(rows, r0 + j->chunk_rows);
         for (int64_t rb = r0; rb < r1; rb += MM_TILE_ROWS) {
             const int64_t re = HEARTH_MIN(r1, rb + MM_TILE_ROWS);
-            for (int64_t t = 0; t < j->n_tok; t++) {
+            int64_t t = 0;
+            if (j->vec_dot4)
+                for (; t + 4 <= j->n_tok; t += 4) {
+                    const uint8_t *a = j->A + (size_t)t * j->a_row;
+                    float         *y = j->Y + t * rows;
+                    for (int64_t r = rb; r < re; r++)
+                        j->vec_dot4(cols, &y[r], (size_t)rows, wd + (size_t)r * W->row_bytes, a, j->a_row);
+                }
+            for (; t < j->n_tok; t++) {
                 const uint8_t *a = j->A + (size_t)t * j->a_row;
                 float         *y = j->Y + t * rows;
                 for (int64_t r = rb; r < re; r++) j->vec_dot(cols, &y[r], wd + (size_t)r * W->row_bytes, a);
@@ -80,6 +90,7 @@ void hearth_matmul(hearth_threadpool *pool, const hearth_mat *W, const float *X,
         .W = W, .X = X, .Y = Y, .n_tok = n_tok, .scratch = scratch,
         .a_row = hearth_type_row_size(k->vec_dot_type, W->cols),
         .from_float = ak->from_float, .vec_dot = k->vec_dot,
+        .vec_dot4 = n_tok >= 4 ? hearth_kernels_vec_dot4(W->type) : NULL,
     };
     HEARTH_ASSERT(j.a_row > 0);
     if (k->vec_dot_type == HEARTH_TYPE_F32) {

@@ -262,6 +262,44 @@ static void test_isa_vec_dot(void) {
     free(a);
 }
 
+
+/* The 4-row kernels give the same bits as the single-row kernel of their ISA. */
+static void test_isa_vec_dot4(void) {
+    static const hearth_type types[] = { HEARTH_TYPE_Q4_0, HEARTH_TYPE_Q8_0, HEARTH_TYPE_Q4_K };
+    const int64_t            max_n   = 256 * 7;
+    uint8_t                 *w = malloc(max_n * 4), *aq = malloc(max_n * 4 * 4);
+    float                   *a = malloc(max_n * sizeof *a);
+    for (size_t ii = 0; ii < HEARTH_ARRAY_LEN(fast_isas); ii++) {
+        if (!hearth_kernels_cpu_has(fast_isas[ii])) continue;
+        for (size_t ti = 0; ti < HEARTH_ARRAY_LEN(types); ti++) {
+            hearth_type        t  = types[ti];
+            hearth_vec_dot4_fn d4 = hearth_kernels_vec_dot4_isa(fast_isas[ii], t);
+            const hearth_type_kernels *kf = hearth_kernels_table(fast_isas[ii], t);
+            if (!d4) continue;
+            const int64_t bs = hearth_type_get(t)->block_size;
+            for (int64_t m = 1; m <= 7; m += 3) {
+                const int64_t n   = bs * m;
+                const size_t  row = hearth_type_row_size(kf->vec_dot_type, n) + 8; /* odd stride */
+                random_weights(t, w, n);
+                for (int k = 0; k < 4; k++) {
+                    for (int64_t i = 0; i < n; i++) a[i] = rng_unit();
+                    hearth_kernels_ref(kf->vec_dot_type)->from_float(a, aq + k * row, n);
+                }
+                float s4[8], s1;
+                d4(n, s4, 2, w, aq, row);
+                for (int k = 0; k < 4; k++) {
+                    kf->vec_dot(n, &s1, w, aq + k * row);
+                    CHECKF(s1 == s4[2 * k], "%s %s n=%lld row %d: %g vs %g", fast_isas[ii], hearth_type_name(t),
+                           (long long)n, k, s4[2 * k], s1);
+                }
+            }
+        }
+    }
+    free(w);
+    free(aq);
+    free(a);
+}
+
 /* from_float and to_float of each ISA vs ref. */
 static void test_isa_convert(void) {
     const int64_t n = 256 * 5;
@@ -435,6 +473,7 @@ static void test_matmul(void) {
         check_matmul(pool, t, 37, bs * 3, 5);
         check_matmul(pool, t, 130, bs * 2, 1);
         check_matmul(pool, t, 1, bs, 3);
+        check_matmul(pool, t, 45, bs * 2, 11); /* 4-row kernels plus a tail */
     }
     hearth_threadpool_free(pool);
 }
@@ -505,6 +544,7 @@ int main(void) {
     RUN(test_ref_quantizers);
     RUN(test_ref_dot_matches_dequant);
     RUN(test_isa_vec_dot);
+    RUN(test_isa_vec_dot4);
     RUN(test_isa_convert);
     RUN(test_golden_sizes);
     RUN(test_golden_dequant);

@@ -49,26 +49,17 @@ void hearth_avx2_vec_dot_bf16(int64_t n, float *s, const void *w, const void *a)
 }
 
 void hearth_avx2_vec_dot_q4_0(int64_t n, float *s, const void *w, const void *a) {
-    const block_q4_0 *x  = w;
-    const block_q8_0 *y  = a;
-    const int64_t     nb = n / HEARTH_QK8_0;
-    __m256            acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int64_t           i = 0;
+    const block_q4_0 *x   = w;
+    const block_q8_0 *y   = a;
+    const int64_t     nb  = n / HEARTH_QK8_0;
     const __m256i     off = _mm256_set1_epi8(8);
-    for (; i + 2 <= nb; i += 2) {
-        const __m256i q0 = _mm256_sub_epi8(avx2_nibbles32(x[i].qs), off);
-        const __m256i q1 = _mm256_sub_epi8(avx2_nibbles32(x[i + 1].qs), off);
-        const __m256i p0 = avx2_dot_s8(q0, _mm256_loadu_si256((const __m256i *)y[i].qs));
-        const __m256i p1 = avx2_dot_s8(q1, _mm256_loadu_si256((const __m256i *)y[i + 1].qs));
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(avx2_half(x[i].d) * avx2_half(y[i].d)), _mm256_cvtepi32_ps(p0), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(avx2_half(x[i + 1].d) * avx2_half(y[i + 1].d)), _mm256_cvtepi32_ps(p1), acc1);
+    __m256            acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const __m256i q = _mm256_sub_epi8(avx2_nibbles32(x[i].qs), off);
+        const __m256i p = avx2_dot_s8(q, _mm256_loadu_si256((const __m256i *)y[i].qs));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(avx2_half(x[i].d) * avx2_half(y[i].d)), _mm256_cvtepi32_ps(p), acc);
     }
-    for (; i < nb; i++) {
-        const __m256i q0 = _mm256_sub_epi8(avx2_nibbles32(x[i].qs), off);
-        const __m256i p0 = avx2_dot_s8(q0, _mm256_loadu_si256((const __m256i *)y[i].qs));
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(avx2_half(x[i].d) * avx2_half(y[i].d)), _mm256_cvtepi32_ps(p0), acc0);
-    }
-    *s = avx2_hsum_ps(_mm256_add_ps(acc0, acc1));
+    *s = avx2_hsum_ps(acc);
 }
 
 void hearth_avx2_vec_dot_q4_1(int64_t n, float *s, const void *w, const void *a) {
@@ -117,21 +108,13 @@ void hearth_avx2_vec_dot_q5_1(int64_t n, float *s, const void *w, const void *a)
 }
 
 void hearth_avx2_vec_dot_q8_0(int64_t n, float *s, const void *w, const void *a) {
-    const block_q8_0 *x  = w;
-    const block_q8_0 *y  = a;
-    const int64_t     nb = n / HEARTH_QK8_0;
-    __m256            acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int64_t           i = 0;
-    for (; i + 2 <= nb; i += 2) {
-        const __m256i p0 = avx2_dot_s8(_mm256_loadu_si256((const __m256i *)x[i].qs), _mm256_loadu_si256((const __m256i *)y[i].qs));
-        const __m256i p1 = avx2_dot_s8(_mm256_loadu_si256((const __m256i *)x[i + 1].qs),
-                                       _mm256_loadu_si256((const __m256i *)y[i + 1].qs));
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(avx2_half(x[i].d) * avx2_half(y[i].d)), _mm256_cvtepi32_ps(p0), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(avx2_half(x[i + 1].d) * avx2_half(y[i + 1].d)), _mm256_cvtepi32_ps(p1), acc1);
+    const block_q8_0 *x   = w;
+    const block_q8_0 *y   = a;
+    const int64_t     nb  = n / HEARTH_QK8_0;
+    __m256            acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const __m256i p = avx2_dot_s8(_mm256_loadu_si256((const __m256i *)x[i].qs), _mm256_loadu_si256((const __m256i *)y[i].qs));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(avx2_half(x[i].d) * avx2_half(y[i].d)), _mm256_cvtepi32_ps(p), acc);
     }
-    for (; i < nb; i++) {
-        const __m256i p0 = avx2_dot_s8(_mm256_loadu_si256((const __m256i *)x[i].qs), _mm256_loadu_si256((const __m256i *)y[i].qs));
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(avx2_half(x[i].d) * avx2_half(y[i].d)), _mm256_cvtepi32_ps(p0), acc0);
-    }
-    *s = avx2_hsum_ps(_mm256_add_ps(acc0, acc1));
+    *s = avx2_hsum_ps(acc);
 }

@@ -1,0 +1,90 @@
+/* dot4_avx2.c — one weight row against four activation rows at once (prefill): each weight
+ * block is loaded and unpacked once and used four times.  The arithmetic per row is exactly
+ * that of the single-row kernel of the same type, so prefill and decode give the same bits. */
+#include "kernels/kernels_impl.h"
+#include "kernels/x86/avx2_util.h"
+
+#define ACT(T, k, i) ((const T *)((const uint8_t *)a + (size_t)(k) * a_stride) + (i))
+
+void hearth_avx2_vec_dot4_q4_0(int64_t n, float *s, size_t s_stride, const void *w, const void *a, size_t a_stride) {
+    const block_q4_0 *x   = w;
+    const int64_t     nb  = n / HEARTH_QK8_0;
+    const __m256i     off = _mm256_set1_epi8(8);
+    __m256            acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
+    for (int64_t i = 0; i < nb; i++) {
+        const __m256i q  = _mm256_sub_epi8(avx2_nibbles32(x[i].qs), off);
+        const __m256i aq = _mm256_sign_epi8(q, q);
+        const float   dx = avx2_half(x[i].d);
+        for (int k = 0; k < 4; k++) {
+            const block_q8_0 *yb = ACT(block_q8_0, k, i);
+            const __m256i     p  = avx2_dot_us8(aq, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)yb->qs), q));
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dx * avx2_half(yb->d)), _mm256_cvtepi32_ps(p), acc[k]);
+        }
+    }
+    for (int k = 0; k < 4; k++) s[k * s_stride] = avx2_hsum_ps(acc[k]);
+}
+
+void hearth_avx2_vec_dot4_q8_0(int64_t n, float *s, size_t s_stride, const void *w, const void *a, size_t a_stride) {
+    const block_q8_0 *x  = w;
+    const int64_t     nb = n / HEARTH_QK8_0;
+    __m256            acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
+    for (int64_t i = 0; i < nb; i++) {
+        const __m256i q  = _mm256_loadu_si256((const __m256i *)x[i].qs);
+        const __m256i aq = _mm256_sign_epi8(q, q);
+        const float   dx = avx2_half(x[i].d);
+        for (int k = 0; k < 4; k++) {
+            const block_q8_0 *yb = ACT(block_q8_0, k, i);
+            const __m256i     p  = avx2_dot_us8(aq, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)yb->qs), q));
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dx * avx2_half(yb->d)), _mm256_cvtepi32_ps(p), acc[k]);
+        }
+    }
+    for (int k = 0; k < 4; k++) s[k * s_stride] = avx2_hsum_ps(acc[k]);
+}
+
+static inline int bsums_dot16(const int16_t *bsums, const int8_t *c) {
+    const __m256i b = _mm256_loadu_si256((const __m256i *)bsums);
+    const __m256i m = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)c));
+    return avx2_hsum_epi32(_mm256_madd_epi16(b, m));
+}
+
+void hearth_avx2_vec_dot4_q4_K(int64_t n, float *s, size_t s_stride, const void *w, const void *a, size_t a_stride) {
+    const block_q4_K *x  = w;
+    const int64_t     nb = n / HEARTH_QK_K;
+    const __m256i     m4 = _mm256_set1_epi8(0x0F);
+    __m256            acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
+    float             mins[4] = { 0, 0, 0, 0 };
+    for (int64_t i = 0; i < nb; i++) {
+        uint8_t sc[8];
+        int8_t  mn[16];
+        for (int j = 0; j < 8; j++) {
+            uint8_t d, m;
+            hearth_get_scale_min_k4(j, x[i].scales, &d, &m);
+            sc[j]         = d;
+            mn[2 * j]     = (int8_t)m;
+            mn[2 * j + 1] = (int8_t)m;
+        }
+        const float dx = avx2_half(x[i].d), dmx = avx2_half(x[i].dmin);
+        __m256i     sumi[4] = { _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                                _mm256_setzero_si256() };
+        for (int j = 0; j < 4; j++) {
+            const __m256i q4  = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * j));
+            const __m256i lo  = _mm256_and_si256(q4, m4);
+            const __m256i hi  = _mm256_and_si256(_mm256_srli_epi16(q4, 4), m4);
+            const __m256i sl  = _mm256_set1_epi16(sc[2 * j]);
+            const __m256i sh  = _mm256_set1_epi16(sc[2 * j + 1]);
+            for (int k = 0; k < 4; k++) {
+                const int8_t *q8 = ACT(block_q8_K, k, i)->qs + 64 * j;
+                const __m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
+                const __m256i ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
+                sumi[k] = _mm256_add_epi32(sumi[k], _mm256_madd_epi16(pl, sl));
+                sumi[k] = _mm256_add_epi32(sumi[k], _mm256_madd_epi16(ph, sh));
+            }
+        }
+        for (int k = 0; k < 4; k++) {
+            const block_q8_K *yb = ACT(block_q8_K, k, i);
+            mins[k] += dmx * yb->d * (float)bsums_dot16(yb->bsums, mn);
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dx * yb->d), _mm256_cvtepi32_ps(sumi[k]), acc[k]);
+        }
+    }
+    for (int k = 0; k < 4; k++) s[k * s_stride] = avx2_hsum_ps(acc[k]) - mins[k];
+}
