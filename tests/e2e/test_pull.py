@@ -245,8 +245,11 @@ def test_fit_repo_picks_best_that_fits(hearth, env, models):
     j = json.loads(p.stdout)
     assert sorted(c["file"] for c in j["candidates"]) == ["tiny-llama-Q4_0.gguf", "tiny-llama-Q8_0.gguf"]
     assert j["best"] == "tiny-llama-Q8_0.gguf"  # both fit: the larger, better one
-    # a machine too small for the big one: about 27 MiB of RAM
-    p = run([hearth, "fit", f"hf://{REPO}", "--json", "--ram", "0.025", "--ctx", "512"], env=env, text=True)
+    # a machine with RAM between the two predicted totals fits only the small one
+    p = run([hearth, "fit", f"hf://{REPO}", "--json", "--ctx", "512"], env=env, text=True)
+    totals = {c["file"]: c["total_bytes"] for c in json.loads(p.stdout)["candidates"]}
+    ram_gib = (totals["tiny-llama-Q4_0.gguf"] + totals["tiny-llama-Q8_0.gguf"]) / 2 / 2**30
+    p = run([hearth, "fit", f"hf://{REPO}", "--json", "--ram", f"{ram_gib:.6f}", "--ctx", "512"], env=env, text=True)
     assert p.returncode == 0, p.stderr
     j = json.loads(p.stdout)
     fits = {c["file"]: c["fits"] for c in j["candidates"]}
