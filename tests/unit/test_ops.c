@@ -1,0 +1,115 @@
+/* test_ops.c — the float ops of the forward pass against direct formulas. */
+#include "kernels/kernels.h"
+#include "kernels/ops.h"
+#include "tap.h"
+
+#include <stdlib.h>
+
+static float frand(unsigned *s) {
+    *s = *s * 1664525u + 1013904223u;
+    return ((*s >> 8) / 16777216.0f) * 2.0f - 1.0f;
+}
+
+static void test_f16_matches_kernels(void) {
+    unsigned s = 1;
+    for (int i = 0; i < 100000; i++) {
+        float x = frand(&s) * (i % 3 == 0 ? 70000.0f : i % 3 == 1 ? 1.0f : 1e-5f);
+        uint16_t h;
+        ops_f32_to_f16(&x, &h, 1);
+        CHECKF(h == hearth_fp32_to_fp16(x), "x=%g: %04x vs %04x", x, h, hearth_fp32_to_fp16(x));
+        float back;
+        ops_f16_to_f32(&h, &back, 1);
+        uint32_t a, b;
+        float ref = hearth_fp16_to_fp32(h);
+        memcpy(&a, &back, 4);
+        memcpy(&b, &ref, 4);
+        CHECK(a == b);
+        if (tap_cur_failed > 5) return;
+    }
+}
+
+static void test_rmsnorm(void) {
+    float x[7] = { 1, -2, 3, -4, 5, -6, 7 }, w[7] = { 1, 1, 1, 1, 1, 1, 2 }, y[7];
+    ops_rmsnorm(y, x, w, 7, 1e-6f);
+    double ms = (1 + 4 + 9 + 16 + 25 + 36 + 49) / 7.0;
+    for (int i = 0; i < 7; i++) CHECK(fabs(y[i] - x[i] * w[i] / sqrt(ms + 1e-6)) < 1e-5);
+}
+
+static void test_softmax(void) {
+    float x[5] = { 1000, 1001, 999, -INFINITY, 1000.5f };
+    ops_softmax(x, 5);
+    float s = 0;
+    for (int i = 0; i < 5; i++) s += x[i];
+    CHECK(fabsf(s - 1.0f) < 1e-6f);
+    CHECK(x[3] == 0.0f);
+    CHECK(x[1] > x[4] && x[4] > x[0] && x[0] > x[2]);
+}
+
+static void test_rope_norm_and_neox(void) {
+    const int hd = 8;
+    float a[8], b[8], cs[8];
+    for (int i = 0; i < hd; i++) a[i] = b[i] = (float)(i + 1);
+    ops_rope r = { .n_rot = 8, .neox = false, .base = 10000.0f, .freq_scale = 1.0f };
+    ops_rope_cache(&r, 3, cs);
+    ops_rope_apply(&r, a, 1, hd, cs);
+    for (int i = 0; i < 4; i++) { /* adjacent pairs */
+        double th = 3.0 * pow(10000.0, -2.0 * i / 8.0);
+        double x0 = 2 * i + 1, x1 = 2 * i + 2;
+        CHECK(fabs(a[2 * i] - (x0 * cos(th) - x1 * sin(th))) < 1e-4);
+        CHECK(fabs(a[2 * i + 1] - (x0 * sin(th) + x1 * cos(th))) < 1e-4);
+    }
+    r.neox = true;
+    ops_rope_apply(&r, b, 1, hd, cs);
+    for (int i = 0; i < 4; i++) { /* pairs (i, i + 4) */
+        double th = 3.0 * pow(10000.0, -2.0 * i / 8.0);
+        double x0 = i + 1, x1 = i + 5;
+        CHECK(fabs(b[i] - (x0 * cos(th) - x1 * sin(th))) < 1e-4);
+        CHECK(fabs(b[i + 4] - (x0 * sin(th) + x1 * cos(th))) < 1e-4);
+    }
+    /* frequency factors divide the angle */
+    float ff[4] = { 1, 2, 4, 8 }, cs2[8];
+    r.freq_factors = ff;
+    ops_rope_cache(&r, 3, cs2);
+    for (int i = 0; i < 4; i++) {
+        double th = 3.0 * pow(10000.0, -2.0 * i / 8.0) / ff[i];
+        CHECK(fabs(cs2[2 * i] - cos(th)) < 1e-5 && fabs(cs2[2 * i + 1] - sin(th)) < 1e-5);
+    }
+}
+
+static void test_activations(void) {
+    unsigned s = 7;
+    for (int i = 0; i < 2000; i++) {
+        float x = frand(&s) * 12.0f, g = x, si = x, one = 1.0f;
+        ops_gelu_mul(&g, &one, 1);
+        ops_silu_mul(&si, &one, 1);
+        double ge = 0.5 * x * (1 + tanh(0.7978845608 * (x + 0.044715 * x * x * x)));
+        CHECKF(fabs(g - ge) <= 2e-3 * fabs(ge) + 1e-4, "gelu(%g) = %g vs %g", x, g, ge);
+        CHECK(fabs(si - x / (1 + exp(-x))) < 1e-5 * (1 + fabs(x)));
+    }
+    float c[3] = { 100.0f, -100.0f, 1.0f };
+    ops_softcap(c, 30.0f, 3);
+    CHECK(c[0] < 30.0f && c[0] > 29.0f && c[1] > -30.0f && fabsf(c[2] - 30.0f * tanhf(1.0f / 30.0f)) < 1e-6f);
+}
+
+static void test_dot_axpy_f16(void) {
+    float a[37], b[37], y[37];
+    uint16_t h[37];
+    unsigned s = 3;
+    for (int i = 0; i < 37; i++) { a[i] = frand(&s); b[i] = frand(&s); y[i] = 0.5f; }
+    ops_f32_to_f16(b, h, 37);
+    double ref = 0;
+    for (int i = 0; i < 37; i++) ref += a[i] * hearth_fp16_to_fp32(h[i]);
+    CHECK(fabs(ops_dot_f16(a, h, 37) - ref) < 1e-5);
+    ops_axpy_f16(y, 2.0f, h, 37);
+    for (int i = 0; i < 37; i++) CHECK(fabsf(y[i] - (0.5f + 2.0f * hearth_fp16_to_fp32(h[i]))) < 1e-6f);
+}
+
+int main(void) {
+    RUN(test_f16_matches_kernels);
+    RUN(test_rmsnorm);
+    RUN(test_softmax);
+    RUN(test_rope_norm_and_neox);
+    RUN(test_activations);
+    RUN(test_dot_axpy_f16);
+    return tap_done();
+}
