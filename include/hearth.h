@@ -231,6 +231,19 @@ int32_t hearth_model_add_bos(const hearth_model *model);
 /* Timings of the model load and of the last generation on this context. */
 void hearth_ctx_timings(const hearth_ctx *ctx, hearth_timings *out);
 
+/* ---- engine additions for the server (prompt cache, embeddings) ----------------------- */
+
+/* Keeps the first n tokens of the context's KV cache and forgets the rest (n >= n_past, or
+ * n < 0 taken as 0: see the return).  The next hearth_decode continues at position n.
+ * Returns the number of tokens now in the cache. */
+int32_t hearth_ctx_truncate(hearth_ctx *ctx, int32_t n);
+
+/* The final hidden states of the last hearth_decode on this context: after the output norm,
+ * before the output projection, n_embd floats per row; one row per token of that batch when
+ * the context has logits_all, else one row for its last token.  Valid until the next decode;
+ * NULL before the first. *n_embd (may be NULL) receives the row width. */
+const float *hearth_ctx_hidden(const hearth_ctx *ctx, int32_t *n_embd);
+
 #ifdef __cplusplus
 }
 #endif

@@ -19,6 +19,7 @@ int cmd_fit(int argc, char **argv);  /* cmd_fit.c */
 int cmd_pull(int argc, char **argv); /* cmd_pull.c */
 int cmd_list(int argc, char **argv); /* cmd_list.c */
 int cmd_rm(int argc, char **argv);   /* cmd_list.c */
+int cmd_serve(int argc, char **argv); /* cmd_serve.c */
 int cmd_tokenize(int argc, char **argv);   /* cmd_tokenize.c */
 int cmd_detokenize(int argc, char **argv); /* cmd_tokenize.c */
 

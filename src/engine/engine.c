@@ -228,3 +228,16 @@ int32_t hearth_model_add_bos(const hearth_model *hm) {
     if (!hm->tok || !tokenizer_add_bos(hm->tok)) return -1;
     return tokenizer_bos(hm->tok);
 }
+
+/* ---- engine additions for the server (prompt cache, embeddings) ------------------------- */
+
+int32_t hearth_ctx_truncate(hearth_ctx *c, int32_t n) {
+    if (n < 0) n = 0;
+    if (n < c->n_past) c->n_past = n; /* positions >= n are overwritten by the next decode */
+    return c->n_past;
+}
+
+const float *hearth_ctx_hidden(const hearth_ctx *c, int32_t *n_embd) {
+    if (n_embd) *n_embd = (int32_t)c->hm->m->hp.n_embd;
+    return c->n_past > 0 ? model_state_hidden(c->st) : NULL;
+}

@@ -108,6 +108,7 @@ int64_t model_state_n_ctx(const model_state *s) { return s->n_ctx; }
 int64_t model_state_n_batch(const model_state *s) { return s->n_batch; }
 size_t  model_state_kv_bytes(const model_state *s) { return s->kv_bytes; }
 hearth_threadpool *model_state_pool(model_state *s) { return s->pool; }
+const float *model_state_hidden(const model_state *s) { return s->xn; }
 
 /* ---- attention over the cache, split across threads by (token, head) ---------------------- */
 

@@ -107,6 +107,9 @@ int64_t       model_state_n_ctx(const model_state *s);
 int64_t       model_state_n_batch(const model_state *s);
 size_t        model_state_kv_bytes(const model_state *s);
 hearth_threadpool *model_state_pool(model_state *s);
+/* The output-normed hidden states the last model_forward computed logits from:
+ * (logits_all ? n : 1, n_embd), valid until the next call. */
+const float  *model_state_hidden(const model_state *s);
 
 /* Runs n (<= n_batch) tokens at positions pos0..pos0+n-1 (the cache must hold positions
  * 0..pos0-1 from earlier calls; pos0+n <= n_ctx).  Computes logits for every token when

@@ -1,0 +1,658 @@
+/*
+ * scheduler.c — continuous batching for `hearth serve`.
+ *
+ * N slots share one loaded model.  One thread runs steps; each step gathers, for every active
+ * slot, either its next token (decode) or the next chunk of its prompt (prefill), and hands all
+ * of them to ONE call of the batched-decode backend.  Prompts are prefilled in chunks between
+ * decode steps so running streams keep flowing.  Requests beyond the slots wait in a bounded
+ * FIFO.  A cancelled job (its client went away) leaves its slot at the start of the next step.
+ * Each slot remembers the tokens in its KV cache; a new prompt goes to the free slot sharing
+ * the longest prefix with it, and only the rest is prefilled (prompt cache).
+ *
+ * Locking: s->mu guards the queue and slot ownership; each job's own mutex guards its output,
+ * which the HTTP thread takes with sched_job_take.  Engine contexts are touched only by the
+ * scheduler thread.
+ */
+#include "server/server.h"
+
+#include "sample/sample.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- backend: one hearth_ctx per slot, stepped in turn ---------------------------------- */
+
+struct sched_backend {
+    hearth_ctx **ctx;
+    int          n;
+    int32_t      n_ctx;
+};
+
+hearth_status sched_backend_create(hearth_model *hm, int n_slots, int n_ctx, int n_threads, sched_backend **out,
+                                   char *err, size_t err_size) {
+    *out = NULL;
+    sched_backend *be = hearth_calloc(1, sizeof *be);
+    if (!be || !(be->ctx = hearth_calloc((size_t)n_slots, sizeof *be->ctx))) {
+        free(be);
+        return hearth_err(err, err_size, HEARTH_ERR_NOMEM, "out of memory");
+    }
+    be->n = n_slots;
+    hearth_ctx_params p;
+    hearth_ctx_params_default(&p);
+    p.n_ctx = n_ctx;
+    p.n_threads = n_threads;
+    for (int i = 0; i < n_slots; i++) {
+        hearth_status st = hearth_ctx_create(hm, &p, &be->ctx[i], err, err_size);
+        if (st != HEARTH_OK) {
+            sched_backend_free(be);
+            return st;
+        }
+    }
+    be->n_ctx = hearth_ctx_n_ctx(be->ctx[0]);
+    *out = be;
+    return HEARTH_OK;
+}
+
+void sched_backend_free(sched_backend *be) {
+    if (!be) return;
+    for (int i = 0; i < be->n; i++) hearth_ctx_free(be->ctx[i]);
+    free(be->ctx);
+    free(be);
+}
+
+int32_t sched_backend_n_ctx(const sched_backend *be) { return be->n_ctx; }
+int32_t sched_backend_n_past(const sched_backend *be, int slot) { return hearth_ctx_n_past(be->ctx[slot]); }
+
+int32_t sched_backend_keep(sched_backend *be, int slot, int32_t n_keep) {
+    hearth_ctx *c = be->ctx[slot];
+    int32_t n_past = hearth_ctx_n_past(c);
+    if (n_keep >= n_past) return n_past;
+    if (n_keep < 0) n_keep = 0;
+    return hearth_ctx_truncate(c, n_keep);
+}
+
+void sched_backend_decode(sched_backend *be, sched_item *items, int n_items) {
+    char err[256];
+    for (int i = 0; i < n_items; i++) {
+        sched_item *it = &items[i];
+        it->logits = NULL;
+        it->st = hearth_decode(be->ctx[it->slot], it->tokens, it->n_tokens, &it->logits, err, sizeof err);
+    }
+}
+
+/* ---- jobs ------------------------------------------------------------------------------- */
+
+struct sched_job {
+    atomic_int      refs;
+    atomic_bool     cancel;
+    pthread_mutex_t mu;
+    pthread_cond_t  cv;
+    int32_t        *prompt;
+    int32_t         n_prompt;
+    sched_params    p;
+    /* output not yet taken, guarded by mu */
+    hearth_buf      text;
+    sched_lp       *lps;
+    size_t          n_lps, cap_lps;
+    sched_finish    finish;
+    int32_t         n_gen, n_cached;
+    double          t_prompt, t_gen;
+    char            error[256];
+    /* scheduler side */
+    double          t_submit, t_admit, t_first, t_last;
+    sched_job      *next;
+};
+
+void sched_params_free(sched_params *p) {
+    for (int i = 0; i < p->n_stop; i++) free(p->stop[i]);
+    p->n_stop = 0;
+}
+
+void sched_out_free(sched_out *o) {
+    hearth_buf_free(&o->text);
+    free(o->lps);
+    memset(o, 0, sizeof *o);
+}
+
+sched_job *sched_job_create(const int32_t *prompt, int32_t n, sched_params *p) {
+    sched_job *j = hearth_calloc(1, sizeof *j);
+    if (!j) return NULL;
+    j->prompt = hearth_malloc_array((size_t)(n > 0 ? n : 1), sizeof *j->prompt);
+    if (!j->prompt) {
+        free(j);
+        return NULL;
+    }
+    if (n > 0) memcpy(j->prompt, prompt, (size_t)n * sizeof *prompt);
+    j->n_prompt = n;
+    j->p = *p;
+    memset(p, 0, sizeof *p);
+    atomic_init(&j->refs, 1);
+    atomic_init(&j->cancel, false);
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_cond_init(&j->cv, NULL);
+    return j;
+}
+
+static void job_unref(sched_job *j) {
+    if (atomic_fetch_sub(&j->refs, 1) != 1) return;
+    pthread_mutex_destroy(&j->mu);
+    pthread_cond_destroy(&j->cv);
+    sched_params_free(&j->p);
+    hearth_buf_free(&j->text);
+    free(j->lps);
+    free(j->prompt);
+    free(j);
+}
+
+void sched_job_cancel(sched_job *j) {
+    if (j) atomic_store(&j->cancel, true);
+}
+
+void sched_job_release(sched_job *j) {
+    if (!j) return;
+    sched_job_cancel(j);
+    job_unref(j);
+}
+
+sched_finish sched_job_take(sched_job *j, sched_out *out, int timeout_ms) {
+    pthread_mutex_lock(&j->mu);
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += timeout_ms / 1000;
+    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (dl.tv_nsec >= 1000000000L) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000L;
+    }
+    while (j->text.len == 0 && j->n_lps == 0 && j->finish == SCHED_RUNNING)
+        if (pthread_cond_timedwait(&j->cv, &j->mu, &dl) == ETIMEDOUT) break;
+    bool ok = true;
+    if (j->text.len) ok = hearth_buf_append(&out->text, j->text.data, j->text.len);
+    j->text.len = 0;
+    if (j->n_lps) {
+        if (out->n_lps + j->n_lps > out->cap_lps) {
+            size_t cap = (out->n_lps + j->n_lps) * 2;
+            sched_lp *p = realloc(out->lps, cap * sizeof *p);
+            if (p) {
+                out->lps = p;
+                out->cap_lps = cap;
+            }
+        }
+        if (out->n_lps + j->n_lps <= out->cap_lps) {
+            memcpy(out->lps + out->n_lps, j->lps, j->n_lps * sizeof *j->lps);
+            out->n_lps += j->n_lps;
+        }
+        j->n_lps = 0;
+    }
+    out->finish = j->finish;
+    out->n_prompt = j->n_prompt;
+    out->n_cached = j->n_cached;
+    out->n_gen = j->n_gen;
+    out->t_prompt_s = j->t_prompt;
+    out->t_gen_s = j->t_gen;
+    snprintf(out->error, sizeof out->error, "%s", j->error);
+    if (!ok && out->finish == SCHED_RUNNING) {
+        out->finish = SCHED_FINISH_ERROR;
+        snprintf(out->error, sizeof out->error, "out of memory");
+    }
+    pthread_mutex_unlock(&j->mu);
+    return out->finish;
+}
+
+/* ---- slots and the step loop ------------------------------------------------------------ */
+
+typedef struct slot {
+    sched_job *job;
+    int32_t   *cache;     /* tokens in this slot's KV cache (n_ctx) */
+    int32_t    n_cache;
+    int32_t    n_done;    /* prompt tokens in the cache */
+    bool       prefill;
+    int32_t    last;      /* sampled, not yet decoded */
+    int32_t    n_gen, n_limit;
+    sampler   *smp;
+    tok_stream ts;
+    hearth_buf pending;   /* generated text held back (a stop string may be starting) */
+    uint64_t   order;     /* admission order, for fair prefill */
+} slot;
+
+struct sched {
+    const srv_model *m;
+    sched_backend   *be;
+    int              n_slots, max_queue;
+    int32_t          n_ctx, chunk;
+    slot            *slots;
+    sched_item      *items;
+    pthread_mutex_t  mu;
+    pthread_cond_t   cv;
+    sched_job       *q_head, *q_tail;
+    int              n_queued, n_active;
+    bool             quit;
+    uint64_t         n_admitted;
+    pthread_t        thread;
+    bool             started;
+};
+
+static void job_publish(sched_job *j, const char *text, size_t len, const sched_lp *lp, sched_finish fin,
+                        const char *error) {
+    pthread_mutex_lock(&j->mu);
+    if (len) hearth_buf_append(&j->text, text, len);
+    if (lp) {
+        if (j->n_lps == j->cap_lps) {
+            size_t cap = j->cap_lps ? j->cap_lps * 2 : 16;
+            sched_lp *p = realloc(j->lps, cap * sizeof *p);
+            if (p) {
+                j->lps = p;
+                j->cap_lps = cap;
+            }
+        }
+        if (j->n_lps < j->cap_lps) j->lps[j->n_lps++] = *lp;
+    }
+    if (fin != SCHED_RUNNING) {
+        j->finish = fin;
+        if (error) snprintf(j->error, sizeof j->error, "%s", error);
+    }
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+}
+
+static void slot_release(sched *s, slot *sl, sched_finish fin, const char *error) {
+    sched_job *j = sl->job;
+    double now = hearth_time_s();
+    pthread_mutex_lock(&j->mu);
+    j->n_gen = sl->n_gen;
+    if (j->t_first > 0) j->t_gen = now - j->t_first;
+    pthread_mutex_unlock(&j->mu);
+    if (fin != SCHED_FINISH_CANCELLED && fin != SCHED_FINISH_ERROR) metrics_tokens(j->n_prompt - j->n_cached, sl->n_gen);
+    job_publish(j, NULL, 0, NULL, fin, error);
+    sampler_free(sl->smp);
+    sl->smp = NULL;
+    hearth_buf_free(&sl->pending);
+    sl->job = NULL;
+    job_unref(j);
+    pthread_mutex_lock(&s->mu);
+    s->n_active--;
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Longest suffix of text[0..n) that is a proper prefix of some stop string. */
+static size_t stop_holdback(const sched_params *p, const char *text, size_t n) {
+    size_t hold = 0;
+    for (int i = 0; i < p->n_stop; i++) {
+        size_t sl = strlen(p->stop[i]);
+        for (size_t k = HEARTH_MIN(sl - 1, n); k > hold; k--)
+            if (!memcmp(text + n - k, p->stop[i], k)) {
+                hold = k;
+                break;
+            }
+    }
+    return hold;
+}
+
+/* Releases what of the slot's pending text is safe; true when a stop string ended the text. */
+static bool slot_flush_text(slot *sl, bool final, const sched_lp *lp) {
+    const sched_params *p = &sl->job->p;
+    size_t n = sl->pending.len, cut = n;
+    bool stopped = false;
+    for (int i = 0; i < p->n_stop; i++) {
+        const char *hit = memmem(sl->pending.data ? sl->pending.data : "", n, p->stop[i], strlen(p->stop[i]));
+        if (hit && (size_t)(hit - sl->pending.data) < cut) {
+            cut = (size_t)(hit - sl->pending.data);
+            stopped = true;
+        }
+    }
+    size_t release = stopped || final ? cut : n - stop_holdback(p, sl->pending.data, n);
+    job_publish(sl->job, sl->pending.data, release, lp, SCHED_RUNNING, NULL);
+    if (stopped) {
+        sl->pending.len = 0;
+    } else {
+        memmove(sl->pending.data, sl->pending.data + release, n - release);
+        sl->pending.len = n - release;
+        if (sl->pending.data) sl->pending.data[sl->pending.len] = 0;
+    }
+    return stopped;
+}
+
+/* Log-softmax of the logits: the chosen token's log-prob and the top-k alternatives. */
+static void compute_lp(const float *logits, int32_t n_vocab, int32_t id, int k, sched_lp *lp) {
+    float mx = -INFINITY;
+    for (int32_t i = 0; i < n_vocab; i++)
+        if (logits[i] > mx) mx = logits[i];
+    double sum = 0;
+    for (int32_t i = 0; i < n_vocab; i++) sum += exp((double)(logits[i] - mx));
+    float lse = mx + (float)log(sum);
+    lp->id = id;
+    lp->logprob = logits[id] - lse;
+    lp->n_top = 0;
+    for (int32_t i = 0; i < n_vocab; i++) {
+        float v = logits[i];
+        int pos = lp->n_top;
+        while (pos > 0 && (lp->top_lp[pos - 1] < v - lse)) pos--;
+        if (pos >= k) continue;
+        int last = lp->n_top < k ? lp->n_top : k - 1;
+        for (int q = last; q > pos; q--) {
+            lp->top_lp[q] = lp->top_lp[q - 1];
+            lp->top_id[q] = lp->top_id[q - 1];
+        }
+        lp->top_lp[pos] = v - lse;
+        lp->top_id[pos] = i;
+        if (lp->n_top < k) lp->n_top++;
+    }
+}
+
+/* Samples the next token from logits and publishes it.  False when the slot finished. */
+static bool slot_sample(sched *s, slot *sl, const float *logits) {
+    sched_job *j = sl->job;
+    int32_t n_vocab = hearth_model_n_vocab(s->m->hm);
+    int32_t id = sampler_sample(sl->smp, logits);
+    sampler_accept(sl->smp, id);
+    sl->n_gen++;
+    double now = hearth_time_s();
+    if (sl->n_gen == 1) {
+        j->t_first = now;
+        metrics_ttft(now - j->t_submit);
+    } else {
+        metrics_itl(now - j->t_last);
+    }
+    j->t_last = now;
+    sched_lp lp, *plp = NULL;
+    if (j->p.logprobs) {
+        compute_lp(logits, n_vocab, id, j->p.top_logprobs, &lp);
+        plp = &lp;
+    }
+    pthread_mutex_lock(&j->mu);
+    j->n_gen = sl->n_gen;
+    j->t_gen = now - j->t_first;
+    pthread_mutex_unlock(&j->mu);
+    bool eog = tokenizer_is_eog(s->m->tok, id);
+    if (!eog) tok_stream_push(&sl->ts, id, &sl->pending);
+    bool length = sl->n_gen >= sl->n_limit || sl->n_cache >= s->n_ctx;
+    if (eog || length) tok_stream_flush(&sl->ts, &sl->pending);
+    if (slot_flush_text(sl, eog || length, plp) || eog) {
+        slot_release(s, sl, SCHED_FINISH_STOP, NULL);
+        return false;
+    }
+    if (length) {
+        slot_release(s, sl, SCHED_FINISH_LENGTH, NULL);
+        return false;
+    }
+    sl->last = id;
+    return true;
+}
+
+static int32_t common_prefix(const int32_t *a, int32_t na, const int32_t *b, int32_t nb) {
+    int32_t i = 0;
+    while (i < na && i < nb && a[i] == b[i]) i++;
+    return i;
+}
+
+/* Puts queued jobs into free slots (the one sharing the longest prefix).  Called with s->mu. */
+static void admit(sched *s) {
+    /* drop cancelled queued jobs first, so they do not hold queue places */
+    sched_job **pp = &s->q_head, *prev = NULL;
+    while (*pp) {
+        sched_job *j = *pp;
+        if (atomic_load(&j->cancel)) {
+            *pp = j->next;
+            if (s->q_tail == j) s->q_tail = prev;
+            s->n_queued--;
+            job_publish(j, NULL, 0, NULL, SCHED_FINISH_CANCELLED, "cancelled");
+            job_unref(j);
+            continue;
+        }
+        prev = j;
+        pp = &j->next;
+    }
+    while (s->q_head && s->n_active < s->n_slots) {
+        sched_job *j = s->q_head;
+        int best = -1;
+        int32_t best_lcp = -1;
+        for (int i = 0; i < s->n_slots; i++) {
+            if (s->slots[i].job) continue;
+            int32_t l = common_prefix(s->slots[i].cache, s->slots[i].n_cache, j->prompt, j->n_prompt);
+            if (l > best_lcp) {
+                best_lcp = l;
+                best = i;
+            }
+        }
+        if (best < 0) break;
+        s->q_head = j->next;
+        if (!s->q_head) s->q_tail = NULL;
+        s->n_queued--;
+        j->next = NULL;
+        slot *sl = &s->slots[best];
+        sl->job = j;
+        sl->order = s->n_admitted++;
+        s->n_active++;
+    }
+}
+
+/* Prepares a freshly admitted slot (outside s->mu). False when it finished at once. */
+static bool slot_start(sched *s, int idx) {
+    slot *sl = &s->slots[idx];
+    sched_job *j = sl->job;
+    j->t_admit = hearth_time_s();
+    if (j->n_prompt < 1 || j->n_prompt >= s->n_ctx) {
+        slot_release(s, sl, SCHED_FINISH_ERROR, "the prompt does not fit the context");
+        return false;
+    }
+    int32_t keep = common_prefix(sl->cache, sl->n_cache, j->prompt, j->n_prompt);
+    if (keep >= j->n_prompt) keep = j->n_prompt - 1; /* the last prompt token is decoded again for its logits */
+    keep = sched_backend_keep(s->be, idx, keep);
+    sl->n_cache = keep;
+    sl->n_done = keep;
+    j->n_cached = keep;
+    sl->prefill = true;
+    sl->n_gen = 0;
+    int32_t room = s->n_ctx - j->n_prompt;
+    sl->n_limit = j->p.n_predict < 0 ? room : HEARTH_MIN(j->p.n_predict, room);
+    sl->pending = (hearth_buf){ 0 };
+    tok_stream_init(&sl->ts, s->m->tok, false);
+    sl->smp = sampler_create(&j->p.sp, hearth_model_n_vocab(s->m->hm));
+    if (!sl->smp) {
+        slot_release(s, sl, SCHED_FINISH_ERROR, "out of memory");
+        return false;
+    }
+    for (int32_t i = 0; i < j->n_prompt; i++) sampler_accept(sl->smp, j->prompt[i]);
+    if (sl->n_limit <= 0) {
+        slot_release(s, sl, SCHED_FINISH_LENGTH, NULL);
+        return false;
+    }
+    return true;
+}
+
+static void *sched_main(void *arg) {
+    sched *s = arg;
+    bool *fresh = hearth_calloc((size_t)s->n_slots, sizeof *fresh);
+    int  *map = hearth_calloc((size_t)s->n_slots, sizeof *map);
+    if (!fresh || !map) {
+        free(fresh);
+        free(map);
+        return NULL;
+    }
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        for (;;) {
+            if (s->quit) break;
+            for (int i = 0; i < s->n_slots; i++) fresh[i] = s->slots[i].job == NULL;
+            admit(s);
+            if (s->n_active > 0) break;
+            pthread_cond_wait(&s->cv, &s->mu);
+        }
+        bool quit = s->quit;
+        pthread_mutex_unlock(&s->mu);
+        if (quit) break;
+
+        /* new arrivals, cancellations */
+        bool any_decoding = false;
+        for (int i = 0; i < s->n_slots; i++) {
+            slot *sl = &s->slots[i];
+            if (!sl->job) continue;
+            if (fresh[i] && !slot_start(s, i)) continue;
+            if (atomic_load(&sl->job->cancel)) {
+                slot_release(s, sl, SCHED_FINISH_CANCELLED, "cancelled");
+                continue;
+            }
+            if (!sl->prefill) any_decoding = true;
+        }
+        for (int i = 0; i < s->n_slots; i++) fresh[i] = false;
+
+        /* one batch: every decoding slot's next token, plus prompt chunks within a budget
+         * (unlimited while nothing is decoding: no stream is waiting) */
+        int n_items = 0;
+        int32_t budget = any_decoding ? s->chunk : INT32_MAX;
+        for (int pass = 0; pass < 2; pass++) {
+            for (int i = 0; i < s->n_slots; i++) {
+                slot *sl = &s->slots[i];
+                if (!sl->job || sl->prefill != (pass == 1)) continue;
+                sched_item *it = &s->items[n_items];
+                it->slot = i;
+                if (!sl->prefill) {
+                    it->tokens = &sl->last;
+                    it->n_tokens = 1;
+                } else {
+                    if (budget <= 0) continue;
+                    int32_t n = HEARTH_MIN(HEARTH_MIN(s->chunk, budget), sl->job->n_prompt - sl->n_done);
+                    budget -= n;
+                    it->tokens = sl->job->prompt + sl->n_done;
+                    it->n_tokens = n;
+                }
+                map[n_items++] = i;
+            }
+        }
+        if (n_items == 0) continue;
+        sched_backend_decode(s->be, s->items, n_items);
+
+        for (int k = 0; k < n_items; k++) {
+            sched_item *it = &s->items[k];
+            slot *sl = &s->slots[map[k]];
+            if (!sl->job) continue;
+            if (it->st != HEARTH_OK) {
+                sl->n_cache = 0;
+                sched_backend_keep(s->be, map[k], 0);
+                slot_release(s, sl, SCHED_FINISH_ERROR, hearth_status_str(it->st));
+                continue;
+            }
+            memcpy(sl->cache + sl->n_cache, it->tokens, (size_t)it->n_tokens * sizeof(int32_t));
+            sl->n_cache += it->n_tokens;
+            if (sl->prefill) {
+                sl->n_done += it->n_tokens;
+                if (sl->n_done < sl->job->n_prompt) continue;
+                sl->prefill = false;
+                sched_job *j = sl->job;
+                pthread_mutex_lock(&j->mu);
+                j->t_prompt = hearth_time_s() - j->t_admit;
+                pthread_mutex_unlock(&j->mu);
+            }
+            if (atomic_load(&sl->job->cancel)) {
+                slot_release(s, sl, SCHED_FINISH_CANCELLED, "cancelled");
+                continue;
+            }
+            slot_sample(s, sl, it->logits);
+        }
+    }
+    /* shutting down: finish everything */
+    for (int i = 0; i < s->n_slots; i++)
+        if (s->slots[i].job) slot_release(s, &s->slots[i], SCHED_FINISH_CANCELLED, "server shutting down");
+    pthread_mutex_lock(&s->mu);
+    while (s->q_head) {
+        sched_job *j = s->q_head;
+        s->q_head = j->next;
+        job_publish(j, NULL, 0, NULL, SCHED_FINISH_CANCELLED, "server shutting down");
+        job_unref(j);
+    }
+    s->q_tail = NULL;
+    s->n_queued = 0;
+    pthread_mutex_unlock(&s->mu);
+    free(fresh);
+    free(map);
+    return NULL;
+}
+
+hearth_status sched_create(const srv_model *m, sched_backend *be, int n_slots, int max_queue, sched **out, char *err,
+                           size_t err_size) {
+    *out = NULL;
+    sched *s = hearth_calloc(1, sizeof *s);
+    if (!s) return hearth_err(err, err_size, HEARTH_ERR_NOMEM, "out of memory");
+    s->m = m;
+    s->be = be;
+    s->n_slots = n_slots;
+    s->max_queue = max_queue;
+    s->n_ctx = sched_backend_n_ctx(be);
+    s->chunk = 128;
+    s->slots = hearth_calloc((size_t)n_slots, sizeof *s->slots);
+    s->items = hearth_calloc((size_t)n_slots, sizeof *s->items);
+    if (!s->slots || !s->items) goto nomem;
+    for (int i = 0; i < n_slots; i++)
+        if (!(s->slots[i].cache = hearth_malloc_array((size_t)s->n_ctx, sizeof(int32_t)))) goto nomem;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    if (pthread_create(&s->thread, NULL, sched_main, s) != 0) {
+        sched_free(s);
+        return hearth_err(err, err_size, HEARTH_ERR_NOMEM, "cannot start the scheduler thread");
+    }
+    s->started = true;
+    *out = s;
+    return HEARTH_OK;
+nomem:
+    if (s->slots)
+        for (int i = 0; i < n_slots; i++) free(s->slots[i].cache);
+    free(s->slots);
+    free(s->items);
+    free(s);
+    return hearth_err(err, err_size, HEARTH_ERR_NOMEM, "out of memory");
+}
+
+void sched_stop(sched *s) {
+    if (!s || !s->started) return;
+    pthread_mutex_lock(&s->mu);
+    s->quit = true;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->thread, NULL);
+    s->started = false;
+}
+
+void sched_free(sched *s) {
+    if (!s) return;
+    sched_stop(s);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    for (int i = 0; i < s->n_slots; i++) free(s->slots[i].cache);
+    free(s->slots);
+    free(s->items);
+    free(s);
+}
+
+int sched_submit(sched *s, sched_job *j) {
+    pthread_mutex_lock(&s->mu);
+    if (s->quit || s->n_queued >= s->max_queue + (s->n_slots - s->n_active)) {
+        pthread_mutex_unlock(&s->mu);
+        return -1;
+    }
+    atomic_fetch_add(&j->refs, 1);
+    j->t_submit = hearth_time_s();
+    j->next = NULL;
+    if (s->q_tail) s->q_tail->next = j;
+    else s->q_head = j;
+    s->q_tail = j;
+    s->n_queued++;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+void sched_stats(sched *s, int *active, int *queued, int64_t *kv_used, int64_t *kv_total) {
+    pthread_mutex_lock(&s->mu);
+    *active = s->n_active;
+    *queued = s->n_queued;
+    int64_t used = 0;
+    for (int i = 0; i < s->n_slots; i++) used += s->slots[i].n_cache;
+    *kv_used = used;
+    *kv_total = (int64_t)s->n_ctx * s->n_slots;
+    pthread_mutex_unlock(&s->mu);
+}
