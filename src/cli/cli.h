@@ -22,5 +22,6 @@ int cmd_rm(int argc, char **argv);   /* cmd_list.c */
 int cmd_serve(int argc, char **argv); /* cmd_serve.c */
 int cmd_tokenize(int argc, char **argv);   /* cmd_tokenize.c */
 int cmd_detokenize(int argc, char **argv); /* cmd_tokenize.c */
+int cmd_template(int argc, char **argv);   /* cmd_template.c */
 
 #endif /* HEARTH_CLI_H */

@@ -23,6 +23,7 @@ static const subcommand subcommands[] = {
     { "rm", cmd_rm, "remove a model from the store" },
     { "tokenize", cmd_tokenize, "the token ids of a text with a model's vocabulary" },
     { "detokenize", cmd_detokenize, "the text of token ids with a model's vocabulary" },
+    { "template", cmd_template, "render a chat template (a file or a model's own) over a JSON context" },
     { "serve", cmd_serve, "OpenAI- and Ollama-compatible HTTP server (streaming, many users, metrics)" },
 };
 
