@@ -342,7 +342,7 @@ cJSON *api_text(const char *s, size_t len) {
             i++;
         }
     }
-    cJSON *j = cJSON_CreateString(ok && b.data ? b.data : "");
+    cJSON *j = cJSON_CreateString(ok && b.len ? b.data : "");
     hearth_buf_free(&b);
     return j;
 }

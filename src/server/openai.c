@@ -528,6 +528,21 @@ void openai_completions(server *srv, const char *body, size_t len, http_reply *r
 
 /* ---- embeddings -------------------------------------------------------------------------------- */
 
+/* The floats as little-endian float32 bytes in base64 (encoding_format "base64"). */
+static void base64_floats(const float *v, int64_t n, hearth_buf *out) {
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const uint8_t *b = (const uint8_t *)v; /* x86/ARM little-endian */
+    size_t len = (size_t)n * sizeof(float);
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t x = (uint32_t)b[i] << 16;
+        if (i + 1 < len) x |= (uint32_t)b[i + 1] << 8;
+        if (i + 2 < len) x |= b[i + 2];
+        char q[4] = { tbl[(x >> 18) & 63], tbl[(x >> 12) & 63], i + 1 < len ? tbl[(x >> 6) & 63] : '=',
+                      i + 2 < len ? tbl[x & 63] : '=' };
+        hearth_buf_append(out, q, 4);
+    }
+}
+
 /* POST /v1/embeddings {"input": str | [str] | [ids] | [[ids]], "model", "encoding_format": "float"}.
  * Pooling: see srv_embed (mean of the final normed hidden states, L2-normalized). */
 void openai_embeddings(server *srv, const char *body, size_t len, http_reply *r) {
@@ -538,10 +553,14 @@ void openai_embeddings(server *srv, const char *body, size_t len, http_reply *r)
     float *vec = NULL;
     cJSON *root = NULL;
     if (!check_model(srv, req, r)) goto done;
-    if (fmt && !cJSON_IsNull(fmt) && !(cJSON_IsString(fmt) && !strcmp(fmt->valuestring, "float"))) {
-        api_error(r, 400, "invalid_request_error", "encoding_format", "invalid_value",
-                  "only encoding_format \"float\" is supported");
-        goto done;
+    bool b64 = false;
+    if (fmt && !cJSON_IsNull(fmt)) {
+        b64 = cJSON_IsString(fmt) && !strcmp(fmt->valuestring, "base64");
+        if (!b64 && !(cJSON_IsString(fmt) && !strcmp(fmt->valuestring, "float"))) {
+            api_error(r, 400, "invalid_request_error", "encoding_format", "invalid_value",
+                      "encoding_format must be \"float\" or \"base64\"");
+            goto done;
+        }
     }
     bool ok = cJSON_IsString(input) || (cJSON_IsArray(input) && cJSON_GetArraySize(input) > 0);
     if (ok && cJSON_IsArray(input)) cJSON_ArrayForEach(e, input) ok = ok && cJSON_IsString(e);
@@ -572,8 +591,15 @@ void openai_embeddings(server *srv, const char *body, size_t len, http_reply *r)
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "object", "embedding");
         cJSON_AddNumberToObject(o, "index", idx);
-        cJSON *arr = cJSON_AddArrayToObject(o, "embedding");
-        for (int64_t k = 0; k < srv->model.n_embd; k++) cJSON_AddItemToArray(arr, cJSON_CreateNumber(vec[k]));
+        if (b64) {
+            hearth_buf enc = { 0 };
+            base64_floats(vec, srv->model.n_embd, &enc);
+            cJSON_AddStringToObject(o, "embedding", enc.len ? enc.data : "");
+            hearth_buf_free(&enc);
+        } else {
+            cJSON *arr = cJSON_AddArrayToObject(o, "embedding");
+            for (int64_t k = 0; k < srv->model.n_embd; k++) cJSON_AddItemToArray(arr, cJSON_CreateNumber(vec[k]));
+        }
         cJSON_AddItemToArray(data, o);
     }
     cJSON_AddStringToObject(root, "model", srv->model.name);
