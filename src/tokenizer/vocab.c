@@ -211,6 +211,31 @@ static bool str_contains_ci(const char *hay, const char *needle) {
 
 /* Special tokens, end-of-generation ids, byte tokens and per-model fix-ups. */
 static hearth_status finish_load(tokenizer *t, const gguf_file *g, char *err, size_t err_size) {
+    /* end of turn / generation, by key and by the usual texts */
+    static const char *const eot_texts[] = {
+        "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<EOT>", "_<EOT>",
+        "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>", "<end_of_utterance>",
+    };
+    if (t->eot == TOK_NULL) {
+        for (size_t k = 0; k < HEARTH_ARRAY_LEN(eot_texts) && t->eot == TOK_NULL; k++) {
+            int32_t id = tokenizer_find(t, eot_texts[k], strlen(eot_texts[k]));
+            if (id >= 0 && t->tokens[id].type == TOK_TYPE_CONTROL) t->eot = id;
+        }
+    }
+    static const char *const eog_texts[] = {
+        "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<end_of_turn>", "<|endoftext|>",
+        "<|eom_id|>", "<EOT>", "_<EOT>", "<|end_of_text|>", "<end_of_utterance>", "</s>",
+    };
+    if (!add_eog(t, t->eos) || !add_eog(t, t->eot) || !add_eog(t, t->eom))
+        return hearth_err(err, err_size, HEARTH_ERR_NOMEM, "tokenizer: out of memory");
+    for (size_t k = 0; k < HEARTH_ARRAY_LEN(eog_texts); k++) {
+        int32_t id = tokenizer_find(t, eog_texts[k], strlen(eog_texts[k]));
+        if (id < 0) continue;
+        /* as the reference: an end marker is a control token whatever the file says */
+        t->tokens[id].type = TOK_TYPE_CONTROL;
+        if (!add_eog(t, id)) return hearth_err(err, err_size, HEARTH_ERR_NOMEM, "tokenizer: out of memory");
+    }
+
     /* the special-token list, longest first */
     t->special = hearth_malloc_array((size_t)t->n_vocab, sizeof *t->special);
     if (!t->special) return hearth_err(err, err_size, HEARTH_ERR_NOMEM, "tokenizer: out of memory");
@@ -234,29 +259,6 @@ static hearth_status finish_load(tokenizer *t, const gguf_file *g, char *err, si
             id = tokenizer_find(t, keep[k], strlen(keep[k]));
             if (id >= 0) t->tokens[id].rstrip = 0;
         }
-    }
-
-    /* end of turn / generation, by key and by the usual texts */
-    static const char *const eot_texts[] = {
-        "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<EOT>", "_<EOT>",
-        "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>", "<end_of_utterance>",
-    };
-    if (t->eot == TOK_NULL) {
-        for (size_t k = 0; k < HEARTH_ARRAY_LEN(eot_texts) && t->eot == TOK_NULL; k++) {
-            int32_t id = tokenizer_find(t, eot_texts[k], strlen(eot_texts[k]));
-            if (id >= 0 && t->tokens[id].type == TOK_TYPE_CONTROL) t->eot = id;
-        }
-    }
-    static const char *const eog_texts[] = {
-        "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<end_of_turn>", "<|endoftext|>",
-        "<|eom_id|>", "<EOT>", "_<EOT>", "<|end_of_text|>", "<end_of_utterance>",
-    };
-    if (!add_eog(t, t->eos) || !add_eog(t, t->eot) || !add_eog(t, t->eom))
-        return hearth_err(err, err_size, HEARTH_ERR_NOMEM, "tokenizer: out of memory");
-    for (size_t k = 0; k < HEARTH_ARRAY_LEN(eog_texts); k++) {
-        int32_t id = tokenizer_find(t, eog_texts[k], strlen(eog_texts[k]));
-        if (id >= 0 && t->tokens[id].type == TOK_TYPE_CONTROL && !add_eog(t, id))
-            return hearth_err(err, err_size, HEARTH_ERR_NOMEM, "tokenizer: out of memory");
     }
 
     /* byte tokens */
