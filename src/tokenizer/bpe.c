@@ -67,12 +67,7 @@ static bpe_pair heap_pop(bpe_heap *h) {
 
 /* The rank of merging "l r", or UINT32_MAX when there is no such merge. */
 static uint32_t merge_rank(const tokenizer *t, const char *l, size_t ln, const char *r, size_t rn) {
-    uint64_t h = tok_hash_bytes(TOK_HASH_SEED, l, ln);
-    h = tok_hash_bytes(h, " ", 1);
-    h = tok_hash_bytes(h, r, rn);
-    h ^= h >> 29;
-    h *= 0xbf58476d1ce4e5b9ull;
-    h ^= h >> 32;
+    uint64_t h = tok_merge_hash(l, ln, r, rn);
     size_t n = ln + 1 + rn;
     for (uint64_t i = h & t->merge_map.mask;; i = (i + 1) & t->merge_map.mask) {
         uint32_t slot = t->merge_map.slots[i];
@@ -181,8 +176,45 @@ bool tok_bpe_encode(const tokenizer *t, const char *text, size_t len, tok_ids *o
         s.map_len[b] = (uint8_t)tok_utf8_encode(cpt, tmp);
         memcpy(s.map[b], tmp, s.map_len[b]);
     }
-    bool ok = true;
-    for (size_t i = 0; i < w.n && ok; i++) ok = encode_word(t, &s, w.text + w.start[i], w.len[i], out);
+    /* A per-call cache of words already encoded: text repeats its words, and a word always
+     * gives the same ids.  Slots hold entry + 1; entries point into w.text and `cached`. */
+    typedef struct cache_entry { uint32_t word, wlen, first, n; } cache_entry;
+    size_t cap = 1024;
+    while (cap < w.n * 2 && cap < (1u << 22)) cap <<= 1;
+    uint32_t *slots = calloc(cap, sizeof *slots);
+    cache_entry *ent = hearth_malloc_array(cap / 2 + 1, sizeof *ent);
+    tok_ids cached = { 0 };
+    size_t n_ent = 0;
+    bool ok = slots && ent;
+    for (size_t i = 0; i < w.n && ok; i++) {
+        const char *word = w.text + w.start[i];
+        uint32_t wl = w.len[i];
+        if (wl > 64 || n_ent >= cap / 2) {
+            ok = encode_word(t, &s, word, wl, out);
+            continue;
+        }
+        uint64_t h = tok_hash_bytes(TOK_HASH_SEED, word, wl);
+        h ^= h >> 29;
+        size_t k = (size_t)(h & (cap - 1));
+        for (; slots[k]; k = (k + 1) & (cap - 1)) {
+            const cache_entry *e = &ent[slots[k] - 1];
+            if (e->wlen == wl && memcmp(w.text + e->word, word, wl) == 0) break;
+        }
+        if (slots[k]) {
+            const cache_entry *e = &ent[slots[k] - 1];
+            for (uint32_t j = 0; j < e->n && ok; j++) ok = tok_ids_push(out, cached.data[e->first + j]);
+            continue;
+        }
+        size_t before = out->len;
+        ok = encode_word(t, &s, word, wl, out);
+        cache_entry e = { w.start[i], wl, (uint32_t)cached.len, (uint32_t)(out->len - before) };
+        for (size_t j = before; j < out->len && ok; j++) ok = tok_ids_push(&cached, out->data[j]);
+        ent[n_ent] = e;
+        slots[k] = (uint32_t)++n_ent;
+    }
+    free(slots);
+    free(ent);
+    tok_ids_free(&cached);
     free(s.enc);
     free(s.sym);
     free(s.heap.v);

@@ -61,6 +61,8 @@ struct tokenizer {
 /* hashing and maps (vocab.c) */
 uint64_t tok_hash_bytes(uint64_t h, const void *p, size_t n);
 #define TOK_HASH_SEED 0xcbf29ce484222325ull
+/* The hash of the merge "l r" (as merge_map stores it, split at its first space after byte 0). */
+uint64_t tok_merge_hash(const char *l, size_t ln, const char *r, size_t rn);
 bool     tok_map_init(tok_map *m, uint32_t n_items);
 void     tok_map_free(tok_map *m);
 
