@@ -234,6 +234,16 @@ static bool parse_generate(server *srv, const cJSON *req, ol_req *o, http_reply 
     return true;
 }
 
+bool ollama_check_fields(server *srv, const char *body, size_t len, http_reply *r) {
+    cJSON *req = api_parse_body(body, len, r, true);
+    if (!req) return false;
+    ol_req o = { 0 };
+    bool ok = check_model(srv, req, r, false) && parse_options(req, &o, r);
+    sched_params_free(&o.p);
+    cJSON_Delete(req);
+    return ok;
+}
+
 typedef struct ol_stream {
     server    *srv;
     bool       chat;

@@ -423,6 +423,23 @@ static void oai_stream_free(void *state) {
     free(st);
 }
 
+bool openai_check_fields(server *srv, const char *body, size_t len, bool chat, http_reply *r) {
+    cJSON *req = api_parse_body(body, len, r, false);
+    if (!req) return false;
+    oai_req o = { .kind = chat ? OAI_CHAT : OAI_COMPLETION };
+    bool ok = parse_common(srv, req, &o, r);
+    const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(req, "messages"), *m;
+    if (ok && chat && cJSON_IsArray(msgs)) cJSON_ArrayForEach(m, msgs) {
+            hearth_buf text = { 0 };
+            api_message_text(cJSON_GetObjectItemCaseSensitive(m, "content"), &text);
+            cJSON_Delete(api_text(text.data, text.len));
+            hearth_buf_free(&text);
+        }
+    sched_params_free(&o.p);
+    cJSON_Delete(req);
+    return ok;
+}
+
 /* ---- the two generation endpoints ------------------------------------------------------------- */
 
 static void generate(server *srv, oai_kind kind, const char *body, size_t len, http_reply *r) {

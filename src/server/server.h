@@ -291,6 +291,12 @@ void ollama_embed(server *srv, const char *body, size_t len, http_reply *r);
 void api_tokenize(server *srv, const char *body, size_t len, http_reply *r);
 void api_detokenize(server *srv, const char *body, size_t len, http_reply *r);
 
+/* Validation alone (for the fuzz harness and tests): parses a body and checks its sampling
+ * and output fields as the generation endpoints do, without the model.  False with an error
+ * reply in r when the request would be refused. */
+bool openai_check_fields(server *srv, const char *body, size_t len, bool chat, http_reply *r);
+bool ollama_check_fields(server *srv, const char *body, size_t len, http_reply *r);
+
 /* Mean-pooled, L2-normalized final hidden states of text (see embed.c); n_embd floats. */
 hearth_status srv_embed(server *srv, const char *text, size_t len, float *out, int32_t *n_tokens, char *err,
                         size_t err_size);

@@ -5,6 +5,8 @@
  */
 #include "server/server.h"
 
+#include "chat/chat.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,16 +129,22 @@ bool srv_model_matches(const srv_model *m, const char *name) {
 
 hearth_status srv_model_render(const srv_model *m, const srv_msg *msgs, size_t n, hearth_buf *out, char *err,
                                size_t err_size) {
-    /* ChatML, the template SmolLM2 and Qwen use, until the chat-template engine is wired in */
-    (void)m;
-    for (size_t i = 0; i < n; i++)
-        if (!hearth_buf_printf(out, "<|im_start|>%s\n%s<|im_end|>\n", msgs[i].role, msgs[i].content))
-            return hearth_err(err, err_size, HEARTH_ERR_NOMEM, "out of memory");
-    if (!hearth_buf_appends(out, "<|im_start|>assistant\n")) return hearth_err(err, err_size, HEARTH_ERR_NOMEM, "out of memory");
-    return HEARTH_OK;
+    chat_message *cm = hearth_calloc(n ? n : 1, sizeof *cm);
+    if (!cm) return hearth_err(err, err_size, HEARTH_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        cm[i].role = msgs[i].role;
+        cm[i].content = msgs[i].content;
+    }
+    /* the model's own template; ChatML (chat_default_template) when it has none */
+    hearth_status st = chat_apply_template(m->tmpl, cm, n, true, m->bos_text, m->eos_text, out, err, err_size);
+    free(cm);
+    return st;
 }
 
 hearth_status srv_model_tokenize(const srv_model *m, const char *text, size_t len, bool add_special, tok_ids *out,
                                  char *err, size_t err_size) {
+    /* a text that already starts with the BOS token's text (templates often write it) gets no second BOS */
+    size_t nb = strlen(m->bos_text);
+    if (add_special && nb && len >= nb && !memcmp(text, m->bos_text, nb)) add_special = false;
     return tokenizer_tokenize(m->tok, text, len, add_special, true, out, err, err_size);
 }
