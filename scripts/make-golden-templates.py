@@ -3,7 +3,7 @@
 Hugging Face transformers renders chat templates (transformers' _compile_jinja_template):
 
   ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
-                                extensions=[jinja2.ext.loopcontrols])
+                                extensions=[AssistantTracker, jinja2.ext.loopcontrols])
   filters["tojson"]  = json.dumps(x, ensure_ascii=False, indent, separators, sort_keys)
   globals["raise_exception"] raises; globals["strftime_now"] formats a FIXED time
   (HEARTH_TEMPLATE_NOW below, in UTC) so the goldens are reproducible; hearth reads the same
@@ -51,6 +51,20 @@ class TemplateError(Exception):
     pass
 
 
+class AssistantTracker(jinja2.ext.Extension):
+    """transformers' {% generation %} ... {% endgeneration %} tag, which renders its body
+    (transformers also records the span, for assistant masks; not needed here)."""
+    tags = {"generation"}
+
+    def parse(self, parser):
+        lineno = next(parser.stream).lineno
+        body = parser.parse_statements(["name:endgeneration"], drop_needle=True)
+        return jinja2.nodes.CallBlock(self.call_method("_render", []), [], [], body).set_lineno(lineno)
+
+    def _render(self, caller):
+        return caller()
+
+
 def make_env():
     def raise_exception(message):
         raise TemplateError(message)
@@ -63,7 +77,7 @@ def make_env():
         return datetime.fromtimestamp(HEARTH_TEMPLATE_NOW, timezone.utc).strftime(fmt)
 
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
-                                        extensions=[jinja2.ext.loopcontrols])
+                                        extensions=[AssistantTracker, jinja2.ext.loopcontrols])
     env.filters["tojson"] = tojson
     env.globals["raise_exception"] = raise_exception
     env.globals["strftime_now"] = strftime_now
