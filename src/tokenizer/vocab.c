@@ -240,6 +240,7 @@ static hearth_status finish_load(tokenizer *t, const gguf_file *g, char *err, si
     static const char *const eog_texts[] = {
         "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<end_of_turn>", "<|endoftext|>",
         "<|eom_id|>", "<EOT>", "_<EOT>", "<|end_of_text|>", "<end_of_utterance>", "</s>",
+        "<|repo_name|>", "<repo_name>", "<reponame>", /* fill-in-the-middle "repository" marker */
     };
     if (!add_eog(t, t->eos) || !add_eog(t, t->eot) || !add_eog(t, t->eom))
         return hearth_err(err, err_size, HEARTH_ERR_NOMEM, "tokenizer: out of memory");
