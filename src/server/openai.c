@@ -88,7 +88,7 @@ static bool parse_common(server *srv, const cJSON *req, oai_req *o, http_reply *
         !api_get_int(req, "max_tokens", 0, 1e9, &max_tokens, r, false) ||
         !api_get_int(req, "max_completion_tokens", 0, 1e9, &mct, r, false) ||
         !api_get_int(req, "n", 1, OAI_MAX_N, &n, r, false) || !api_get_bool(req, "stream", &o->stream, r, false) ||
-        !api_get_stop(req, "stop", &o->p, r, false))
+        !api_get_stop(req, "stop", &o->p, r, false) || !api_get_bool(req, "ignore_eos", &o->p.ignore_eos, r, false))
         return false;
     const cJSON *so = cJSON_GetObjectItemCaseSensitive(req, "stream_options");
     if (so && !cJSON_IsNull(so)) {

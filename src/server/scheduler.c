@@ -368,7 +368,7 @@ static bool slot_sample(sched *s, slot *sl, const float *logits) {
     j->n_gen = sl->n_gen;
     j->t_gen = now - j->t_first;
     pthread_mutex_unlock(&j->mu);
-    bool eog = tokenizer_is_eog(s->m->tok, id);
+    bool eog = !j->p.ignore_eos && tokenizer_is_eog(s->m->tok, id);
     if (!eog) tok_stream_push(&sl->ts, id, &sl->pending);
     bool length = sl->n_gen >= sl->n_limit || sl->n_cache >= s->n_ctx;
     if (eog || length) tok_stream_flush(&sl->ts, &sl->pending);

@@ -104,6 +104,7 @@ typedef struct sched_params {
     int                   n_stop;
     bool                  logprobs;
     int                   top_logprobs; /* 0..SCHED_MAX_TOP_LP */
+    bool                  ignore_eos;   /* llama.cpp's extension: generate through end-of-generation tokens */
 } sched_params;
 
 void sched_params_free(sched_params *p);
