@@ -79,6 +79,11 @@ void ops_f16_to_f32(const uint16_t *x, float *y, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] = f16_table[x[i]];
 }
 
+void ops_round_f16(const float *x, float *y, int64_t n) {
+    tables_ready();
+    for (int64_t i = 0; i < n; i++) y[i] = f16_table[f16_encode(x[i])];
+}
+
 float ops_dot_f16(const float *a, const uint16_t *b, int64_t n) {
     tables_ready();
     float s = 0.0f;

@@ -50,6 +50,8 @@ float ops_dot(const float *a, const float *b, int64_t n);
 /* f16 <-> f32 over arrays (table-driven decode; round-to-nearest-even encode). */
 void ops_f32_to_f16(const float *x, uint16_t *y, int64_t n);
 void ops_f16_to_f32(const uint16_t *x, float *y, int64_t n);
+/* y[i] = f32(f16(x[i])): rounds to F16 precision (x and y may alias). */
+void ops_round_f16(const float *x, float *y, int64_t n);
 /* sum_i a[i] * f16(b[i]) and y[i] += s * f16(x[i]). */
 float ops_dot_f16(const float *a, const uint16_t *b, int64_t n);
 void  ops_axpy_f16(float *y, float s, const uint16_t *x, int64_t n);

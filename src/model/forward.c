@@ -35,6 +35,9 @@ struct model_state {
     size_t    kv_bytes;
 };
 
+/* attention scratch per thread beyond the scores: q rounded to F16 (hd) */
+#define ATT_EXTRA(hd) ((size_t)(hd))
+
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 
 hearth_status model_state_create(const model *m, int64_t n_ctx, int64_t n_batch, bool logits_all, int n_threads,
@@ -73,7 +76,7 @@ hearth_status model_state_create(const model *m, int64_t n_ctx, int64_t n_batch,
     s->logits = hearth_malloc_array((logits_all ? B : 1) * V, sizeof(float));
     s->rope_g = hearth_malloc_array(B * (size_t)hp->n_rot, sizeof(float));
     s->rope_l = hearth_malloc_array(B * (size_t)hp->n_rot, sizeof(float));
-    s->att_scratch = hearth_malloc_array((size_t)n_threads * ((size_t)n_ctx + (size_t)hp->head_dim_v), sizeof(float));
+    s->att_scratch = hearth_malloc_array((size_t)n_threads * ((size_t)n_ctx + ATT_EXTRA(hp->head_dim_v)), sizeof(float));
     s->k_cache = hearth_malloc_array((size_t)kv_elems, sizeof(uint16_t));
     s->v_cache = hearth_malloc_array((size_t)kv_elems, sizeof(uint16_t));
     size_t mm = hearth_matmul_scratch_size(&m->output, n_batch);
@@ -125,19 +128,22 @@ static void attn_task(void *arg, int ith, int nth) {
     model_state *s = J->s;
     const int64_t hd = hp->head_dim_k, Dq = hp->n_head * hd, Dkv = hp->n_head_kv * hd;
     const int64_t group = hp->n_head / hp->n_head_kv;
-    float *scores = s->att_scratch + (size_t)ith * (size_t)(s->n_ctx + hp->head_dim_v);
-    float *acc    = scores + s->n_ctx;
+    float *scores = s->att_scratch + (size_t)ith * (size_t)(s->n_ctx + ATT_EXTRA(hp->head_dim_v));
+    float *q      = scores + s->n_ctx;   /* (hd) */
     for (int64_t item = ith; item < J->n_tok * hp->n_head; item += nth) {
         const int64_t t = item / hp->n_head, h = item % hp->n_head, kvh = h / group;
         const int64_t pos = J->pos0 + t;
         const int64_t lo  = J->window > 0 && pos - J->window + 1 > 0 ? pos - J->window + 1 : 0;
-        const float *q = s->q + t * Dq + h * hd;
+        /* As the reference does (K·Q and V·P with F16 caches): Q and the probabilities are
+         * rounded to F16 before their dot products. */
+        ops_round_f16(s->q + t * Dq + h * hd, q, hd);
         for (int64_t j = lo; j <= pos; j++)
             scores[j - lo] = ops_dot_f16(q, J->kc + j * Dkv + kvh * hd, hd) * hp->attn_scale;
         ops_softmax(scores, pos - lo + 1);
-        memset(acc, 0, (size_t)hd * sizeof(float));
-        for (int64_t j = lo; j <= pos; j++) ops_axpy_f16(acc, scores[j - lo], J->vc + j * Dkv + kvh * hd, hd);
-        memcpy(s->att + t * Dq + h * hd, acc, (size_t)hd * sizeof(float));
+        ops_round_f16(scores, scores, pos - lo + 1);
+        float *out = s->att + t * Dq + h * hd;
+        memset(out, 0, (size_t)hd * sizeof(float));
+        for (int64_t j = lo; j <= pos; j++) ops_axpy_f16(out, scores[j - lo], J->vc + j * Dkv + kvh * hd, hd);
     }
 }
 
