@@ -3,6 +3,9 @@
 
 #include "core/core.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <pthread.h>
@@ -179,7 +182,8 @@ static void cpu_features(char *out, size_t size, double *per_core_flops) {
     if (__builtin_cpu_supports("avx")) hearth_buf_appends(&b, "avx ");
     if (__builtin_cpu_supports("avx2")) hearth_buf_appends(&b, "avx2 "), *per_core_flops = 40e9;
     if (__builtin_cpu_supports("fma")) hearth_buf_appends(&b, "fma ");
-    if (__builtin_cpu_supports("f16c")) hearth_buf_appends(&b, "f16c ");
+    unsigned eax1, ebx1, ecx1, edx1; /* clang knows no "f16c" feature name: CPUID.1:ECX bit 29 */
+    if (__get_cpuid(1, &eax1, &ebx1, &ecx1, &edx1) && (ecx1 & (1u << 29))) hearth_buf_appends(&b, "f16c ");
     if (__builtin_cpu_supports("avx512f")) hearth_buf_appends(&b, "avx512f "), *per_core_flops = 60e9;
     if (__builtin_cpu_supports("avx512bw")) hearth_buf_appends(&b, "avx512bw ");
     if (__builtin_cpu_supports("avx512vnni")) hearth_buf_appends(&b, "avx512vnni "), *per_core_flops = 80e9;
