@@ -2,7 +2,7 @@
 #
 #   make                 build build/hearth and build/libhearth.a
 #   make test            set up what is missing, build, run every test, print a summary line
-#   make run             set up, build, fetch the default model, run the main job
+#   make run             set up, build, fetch the default model, start `hearth chat` on it
 #   make fuzz            libFuzzer harnesses under ASan+UBSan (FUZZ_SECONDS each, default 60)
 #   make bench           benchmarks (bench/), side by side with the reference engine
 #   make install PREFIX=/usr/local
@@ -89,7 +89,7 @@ test: setup
 
 run: setup all
 	@path=$$(scripts/fetch-model smollm2-135m | tail -n 1) && \
-	  echo "+ $(BUILD)/hearth info $$path" && $(BUILD)/hearth info "$$path"
+	  echo "+ $(BUILD)/hearth chat -m $$path" && $(BUILD)/hearth chat -m "$$path"
 
 # ---- fuzzing: libFuzzer harnesses under ASan+UBSan; their corpus is replayed by make test
 FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))

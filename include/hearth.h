@@ -244,6 +244,21 @@ int32_t hearth_ctx_truncate(hearth_ctx *ctx, int32_t n);
  * NULL before the first. *n_embd (may be NULL) receives the row width. */
 const float *hearth_ctx_hidden(const hearth_ctx *ctx, int32_t *n_embd);
 
+/* ---- engine additions for chat (multi-turn generation over a kept KV cache) ------------ */
+
+/* As hearth_generate_tokens, but the cache is not cleared: the first n_keep tokens of the
+ * cache are kept (the caller vouches that they are prompt[0..n_keep), e.g. the longest common
+ * prefix of this prompt with the tokens it last put there) and only prompt[n_keep..n_prompt)
+ * is prefilled.  n_keep is clamped to [0, min(n_past, n_prompt - 1)]: the last prompt token
+ * is always decoded for its logits.  The sampler's penalty window sees the whole prompt.
+ * Afterwards the cache holds the prompt and the generated tokens except the last one
+ * (sampled, not decoded): hearth_ctx_n_past tells how many.  hearth_ctx_timings' n_prompt
+ * and prompt_s count only the prefilled tokens. */
+hearth_status hearth_generate_continue(hearth_ctx *ctx, const int32_t *prompt, int32_t n_prompt, int32_t n_keep,
+                                       int32_t n_predict, const hearth_sampler_params *sp, hearth_token_cb cb,
+                                       void *user, int32_t *out_tokens, int32_t *n_out, char *err,
+                                       size_t err_size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -23,5 +23,6 @@ int cmd_serve(int argc, char **argv); /* cmd_serve.c */
 int cmd_tokenize(int argc, char **argv);   /* cmd_tokenize.c */
 int cmd_detokenize(int argc, char **argv); /* cmd_tokenize.c */
 int cmd_template(int argc, char **argv);   /* cmd_template.c */
+int cmd_chat(int argc, char **argv);       /* cmd_chat.c */
 
 #endif /* HEARTH_CLI_H */

@@ -15,6 +15,7 @@ typedef struct subcommand {
 static const subcommand subcommands[] = {
     { "info", cmd_info, "describe a GGUF model file: architecture, sizes, tensor types" },
     { "run", cmd_run, "generate text from a prompt (one shot)" },
+    { "chat", cmd_chat, "interactive chat with a model, using its own chat template" },
     { "perplexity", cmd_perplexity, "perplexity of a model on a text file, as llama-perplexity" },
     { "bench", cmd_bench, "prompt and generation speed in tokens/s, as llama-bench" },
     { "fit", cmd_fit, "will a model fit in memory, and how fast will it run (from its header)" },

@@ -241,3 +241,16 @@ const float *hearth_ctx_hidden(const hearth_ctx *c, int32_t *n_embd) {
     if (n_embd) *n_embd = (int32_t)c->hm->m->hp.n_embd;
     return c->n_past > 0 ? model_state_hidden(c->st) : NULL;
 }
+
+/* ---- internal view for the other files of src/engine/ (engine_internal.h) ---------------- */
+
+#include "engine/engine_internal.h"
+
+void engine_ctx_view(hearth_ctx *c, engine_view *v) {
+    v->hm = c->hm;
+    v->tok = c->hm->tok;
+    v->n_vocab = (int32_t)c->hm->m->hp.n_vocab;
+    v->eos = c->hm->eos;
+    v->logits_all = c->logits_all;
+    v->t = &c->t;
+}
