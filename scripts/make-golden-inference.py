@@ -77,7 +77,7 @@ def log_softmax(x):
 
 def make_llama(path, n_ctx, logits_all=True):
     return llama_cpp.Llama(path, n_ctx=n_ctx, n_batch=512, n_ubatch=512, logits_all=logits_all, verbose=False,
-                           n_threads=2, seed=0)
+                           n_threads=1, seed=0)
 
 
 def greedy(path, tag):
@@ -87,12 +87,16 @@ def greedy(path, tag):
         ids = m.tokenize(p.encode(), add_bos=True, special=False)
         m.reset()
         m.eval(ids)
-        out = []
+        out, gaps = [], []
         for _ in range(N_PREDICT):
-            t = int(np.argmax(m.scores[m.n_tokens - 1]))
+            lg = np.asarray(m.scores[m.n_tokens - 1])
+            t = int(np.argmax(lg))
+            top2 = np.partition(lg, -2)[-2:]
             out.append(t)
+            gaps.append(round(float(abs(top2[1] - top2[0])), 4))
             m.eval([t])
-        cases.append({"prompt": p, "prompt_ids": ids, "greedy_ids": out})
+        # gaps: the reference's margin between its two best logits at each step
+        cases.append({"prompt": p, "prompt_ids": ids, "greedy_ids": out, "gaps": gaps})
     with open(os.path.join(OUT, tag + ".greedy.json"), "w") as f:
         json.dump({"model": os.path.basename(path), "n_predict": N_PREDICT, "cases": cases}, f)
         f.write("\n")
@@ -113,8 +117,18 @@ def logits(path, tag):
         top_ids[i] = order
         top_lp[i] = lp[order]
         rest[i] = max(0.0, 1.0 - np.exp(lp[order]).sum())
+    # The reference's own noise: the same text fed one token at a time instead of as one batch
+    # (different summation orders in its kernels).  Tests use it to calibrate their tolerance.
+    ref = np.array([log_softmax(m.scores[i]) for i in range(128)])
+    m.reset()
+    for t in ids:
+        m.eval([t])
+    seq = np.array([log_softmax(m.scores[i]) for i in range(128)])
+    self_kl = float((np.exp(ref) * (ref - seq)).sum(1).mean())
+    self_top1 = int((ref.argmax(1) != seq.argmax(1)).sum())
+    print(f"{tag}: reference batch-vs-sequential KL {self_kl:.3e}, top-1 differences {self_top1}", file=sys.stderr)
     np.savez_compressed(os.path.join(OUT, tag + ".logits.npz"), tokens=np.array(ids, np.int32), top_ids=top_ids,
-                        top_logprobs=top_lp, rest_prob=rest)
+                        top_logprobs=top_lp, rest_prob=rest, self_kl=self_kl, self_top1=self_top1)
 
 
 def perplexity(path, tag):
@@ -177,13 +191,18 @@ def main():
     ap.add_argument("--skip-ppl", action="store_true")
     ap.add_argument("--skip-real", action="store_true")
     ap.add_argument("--skip-tiny", action="store_true")
+    ap.add_argument("--ppl-only", action="store_true", help="only the perplexity goldens")
+    ap.add_argument("--only", choices=["smollm2", "gemma3"], help="one real model")
     a = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
     if not a.skip_real:
         for name, tag in (("smollm2-135m", "smollm2"), ("gemma3-270m", "gemma3")):
+            if a.only and tag != a.only:
+                continue
             path = fetch(name)
-            greedy(path, tag)
-            logits(path, tag)
+            if not a.ppl_only:
+                greedy(path, tag)
+                logits(path, tag)
             if not a.skip_ppl:
                 perplexity(path, tag)
     if not a.skip_tiny:
