@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <wchar.h>
 
 static void chat_usage(FILE *f) {
     fprintf(f,
@@ -200,8 +201,9 @@ static int32_t common_prefix(const int32_t *a, int32_t na, const int32_t *b, int
 }
 
 /* One turn: the user's message in, the reply streamed to stdout (followed by a newline).
- * A message that cannot be answered (template error, too long) is taken back out.
- * Returns false only when the engine failed (the caller goes on; the conversation stays). */
+ * A message that cannot be answered (template error, too long, engine error) is taken back
+ * out, the reason goes to stderr, and false is returned; without a terminal an empty line
+ * then stands for the reply, so that replies stay one per input line. */
 static bool chat_turn(chat_session *s, const char *user_text) {
     char err[512] = "";
     tok_ids ids = { 0 };
@@ -209,8 +211,7 @@ static bool chat_turn(chat_session *s, const char *user_text) {
     bool ok = false;
     if (!msgs_push(s, "user", user_text)) {
         fprintf(stderr, "hearth chat: out of memory\n");
-        printf("\n");
-        return false;
+        goto out;
     }
     /* room for a reply: -n tokens (at most half the context), else a quarter of it */
     int32_t reserve = s->n_predict > 0 ? HEARTH_MIN(s->n_predict, s->n_ctx / 2) : s->n_ctx / 4;
@@ -251,7 +252,6 @@ static bool chat_turn(chat_session *s, const char *user_text) {
     if (st != HEARTH_OK) {
         fprintf(stderr, "\nhearth chat: %s\n", err);
         msgs_pop(s);
-        printf("\n");
         goto out;
     }
     bool stopped = g_interrupt != 0;
@@ -270,6 +270,8 @@ static bool chat_turn(chat_session *s, const char *user_text) {
     s->st_gen_s = t.gen_s;
     ok = true;
 out:
+    if (!ok && !s->tty) printf("\n");
+    fflush(stdout);
     hearth_buf_free(&r.text);
     tok_ids_free(&ids);
     return ok;
@@ -438,7 +440,8 @@ static int chat_interactive(chat_session *s) {
     el_set(el, EL_HIST, history, hist);
     el_set(el, EL_SIGNAL, 1);
     el_set(el, EL_SETTY, "-d", "-isig", NULL);
-    el_set(el, EL_ADDFN, "hearth-interrupt", "stop, or quit when typed twice", ed_interrupt);
+    /* the wide form: el_set's narrow EL_ADDFN leaks copies of both strings */
+    el_wset(el, EL_ADDFN, L"hearth-interrupt", L"stop, or quit when typed twice", ed_interrupt);
     el_set(el, EL_BIND, "^C", "hearth-interrupt", NULL);
 
     struct sigaction sa;

@@ -214,6 +214,14 @@ def test_context_full_drops_oldest_turns(hearth, smollm2):
     assert b"context full: dropped the" in p.stderr and b"system prompt is kept" in p.stderr, p.stderr
 
 
+def test_message_too_long_for_context(hearth, smollm2):
+    lines = b"word " * 300 + b"\nHi\n"
+    p = run([hearth, "chat", "-m", smollm2, *ARGS, "-n", "4", "-c", "128"], input=lines, timeout=300)
+    assert p.returncode == 1 and b"does not fit the context" in p.stderr, p.stderr
+    # an empty line stands for the reply that could not be given; the next line is answered
+    assert p.stdout.startswith(b"\n") and p.stdout[1:].strip() and p.stdout.endswith(b"\n"), p.stdout
+
+
 def test_bad_arguments(hearth, smollm2):
     assert run([hearth, "chat"]).returncode == 2
     assert run([hearth, "chat", "-m", smollm2, "--temp", "hot"]).returncode == 2
