@@ -447,6 +447,7 @@ static int chat_interactive(chat_session *s) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
+    sa.sa_flags = SA_RESTART; /* the reply loop polls the flag; writes to the terminal go on */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
 
