@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 static void fit_usage(FILE *f) {
@@ -19,11 +20,15 @@ static void fit_usage(FILE *f) {
             "  --ctx N            context per sequence (default 4096, capped at the training context)\n"
             "  --parallel N       sequences (default 1)\n"
             "  --kv-type T        f16 (default), q8_0 or f32\n"
-            "  --threads N        threads for the bandwidth probe and the estimate (default: all cores)\n"
+            "  --threads N        threads for the probes and the estimate (default: as the engine)\n"
+            "  --gen N            decode speed while generating N tokens from an empty context\n"
+            "                     (default 128, as `hearth bench -n 128`)\n"
             "  --hw NAME          predict for a named hardware profile (--list-hw lists them)\n"
             "  --ram GB --vram GB --bandwidth GB/s --gpu-bandwidth GB/s   describe other hardware\n"
-            "  --efficiency F     fraction of bandwidth decode reaches (default %.2f)\n"
-            "  --reprobe          measure the bandwidth again instead of using the cached value\n"
+            "  --efficiency F     fraction of bandwidth decode reaches (bandwidth model, default %.2f; with\n"
+            "                     this machine's kernel rates it scales the memory floor, default 1)\n"
+            "  --reprobe          measure the bandwidth and the kernel rates again instead of using the\n"
+            "                     cached values (kernel rates are cached per build, ~1.5 s to measure)\n"
             "  --layers           print bytes per layer\n"
             "  --json             machine-readable output\n",
             FIT_DECODE_EFF_CPU);
@@ -44,9 +49,25 @@ static void cache_dir(char *out, size_t size) {
     else snprintf(out, size, "%s/.cache/hearth", h && h[0] ? h : "/tmp");
 }
 
-/* A candidate of another size with the same shape: weights scaled to `file_bytes`. */
-static void scale_model(const fit_model *src, uint64_t file_bytes, fit_model *dst) {
+/* The weight type a quantization tag is named after ("Q4_K_M" -> Q4_K), or -1. */
+static int quant_main_type(const char *tag) {
+    char base[32];
+    snprintf(base, sizeof base, "%.31s", tag);
+    size_t n = strlen(base);
+    if (n > 2 && base[n - 2] == '_' && strchr("SML", base[n - 1])) base[n - 2] = '\0'; /* _S/_M/_L */
+    for (int t = 0; t < HEARTH_TYPE_COUNT; t++)
+        if (hearth_type_get((uint32_t)t) && !strcasecmp(hearth_type_name((uint32_t)t), base)) return t;
+    return -1;
+}
+
+/* A candidate of another size with the same shape: weights scaled to `file_bytes`; the
+ * matrices of the layers are taken to be of the type its quantization tag names (when it
+ * names one) for the kernel-rate speed model. */
+static void scale_model(const fit_model *src, uint64_t file_bytes, const char *file, fit_model *dst) {
     *dst = *src;
+    char tag[32];
+    store_quant_of(file, tag, sizeof tag);
+    int qt = quant_main_type(tag);
     double hdr = (double)(src->file_bytes - src->weight_bytes);
     double k = src->weight_bytes ? ((double)file_bytes - hdr) / (double)src->weight_bytes : 1.0;
     if (k < 0) k = 0;
@@ -56,6 +77,16 @@ static void scale_model(const fit_model *src, uint64_t file_bytes, fit_model *ds
     dst->other_bytes = (uint64_t)((double)src->other_bytes * k);
     dst->embd_bytes = (uint64_t)((double)src->embd_bytes * k);
     for (int64_t i = 0; i < src->n_layer; i++) dst->layer_bytes[i] = (uint64_t)((double)src->layer_bytes[i] * k);
+    uint64_t mm = 0;
+    for (int t = 0; t < HEARTH_TYPE_COUNT; t++) {
+        dst->mm_read[t] = (uint64_t)((double)src->mm_read[t] * k);
+        mm += dst->mm_read[t];
+    }
+    if (qt >= 0) {
+        memset(dst->mm_read, 0, sizeof dst->mm_read);
+        dst->mm_read[qt] = mm;
+    }
+    dst->out_bytes = (uint64_t)((double)src->out_bytes * k);
 }
 
 static void print_machine(const char *label, const fit_machine *mc) {
@@ -72,14 +103,55 @@ static void print_machine(const char *label, const fit_machine *mc) {
     printf("\n");
 }
 
-static void print_speed(const char *label, const fit_speed *s, const fit_estimate *e, const fit_params *p) {
+/* Probe age in words ("3 min ago"). */
+static void age_text(double then, char *out, size_t size) {
+    double d = (double)time(NULL) - then;
+    if (then <= 0) snprintf(out, size, "at an unknown time");
+    else if (d < 120) snprintf(out, size, "%.0f s ago", d < 0 ? 0 : d);
+    else if (d < 7200) snprintf(out, size, "%.0f min ago", d / 60);
+    else if (d < 172800) snprintf(out, size, "%.0f h ago", d / 3600);
+    else snprintf(out, size, "%.0f days ago", d / 86400);
+}
+
+static void print_speed(const char *label, const fit_speed *s, const fit_estimate *e, const fit_params *p,
+                        const fit_machine *mc, bool here) {
     char t[32];
     hb(e->total_bytes, t, sizeof t);
     printf("%-10s %s (ctx %" PRId64 ": %s); largest context that fits: %" PRId64 "\n", label,
            s->fits ? "fits" : "does NOT fit", p->n_ctx, t, s->max_ctx);
     if (s->gpu_layers >= 0 && s->gpu_layers < s->n_layer)
         printf("%-10s %" PRId64 " of %" PRId64 " layers on the GPU\n", "", s->gpu_layers, s->n_layer);
-    printf("%-10s decode ~%.1f tok/s, prompt ~%.0f tok/s\n", "", s->decode_tps, s->prefill_tps);
+    printf("%-10s decode ~%.1f tok/s generating %d tokens (~%.1f at the end of the context), prompt ~%.0f tok/s\n",
+           "", s->decode_tps, p->n_gen, s->decode_tps_ctx, s->prefill_tps);
+    if (s->measured) {
+        const fit_rates *r = &mc->rates;
+        double tot = 1.0 / s->decode_tps;
+        printf("%-10s per token %.2f ms: weights %.2f ms (%.0f%% of it memory-bound), %" PRId64
+               " pool jobs x %.1f us = %.2f ms, attention %.2f ms (%.2f ms at ctx %" PRId64 "), vector ops %.2f ms\n",
+               "", tot * 1e3, s->t_weights * 1e3, s->t_weights > 0 ? 100 * s->t_mem_bound / s->t_weights : 0,
+               s->n_calls, r->call_s * 1e6, s->t_calls * 1e3, s->t_attn * 1e3, s->t_attn_ctx * 1e3, p->n_ctx,
+               s->t_vec * 1e3);
+        for (int ty = 0; ty < HEARTH_TYPE_COUNT; ty++) {
+            const fit_part *pt = &s->part[ty];
+            if (!pt->bytes) continue;
+            char b[32];
+            hb(pt->bytes, b, sizeof b);
+            printf("%-10s   %-5s %10s  kernel %6.2f GB/s, memory %6.1f GB/s -> %7.2f ms  %s\n", "",
+                   hearth_type_name((uint32_t)ty), b, r->gemv[ty] / 1e9, mc->bandwidth / 1e9, pt->seconds * 1e3,
+                   !pt->kernel_s ? "no kernel for this type" : pt->memory_bound ? "memory-bound" : "compute-bound");
+        }
+        char age[48];
+        age_text(r->measured_at, age, sizeof age);
+        printf("%-10s kernel rates of this build (%s, %s, %d threads) measured %s", "", r->version, r->isa,
+               r->threads, age);
+        if (r->loadavg >= 0) printf(" at load %.1f", r->loadavg);
+        printf("; --reprobe measures again\n");
+    } else if (!here) {
+        printf("%-10s bandwidth model: bandwidth x efficiency / bytes per token (memory-bound); the engine's\n"
+               "%-10s kernel rates were measured on this machine only and are not applied here\n", "", "");
+    } else {
+        printf("%-10s bandwidth model (the kernel probe did not run): bandwidth x efficiency / bytes per token\n", "");
+    }
 }
 
 static cJSON *machine_json(const fit_machine *mc) {
@@ -93,6 +165,27 @@ static cJSON *machine_json(const fit_machine *mc) {
     cJSON_AddNumberToObject(j, "vram_bytes", (double)mc->vram_bytes);
     cJSON_AddNumberToObject(j, "gpu_bandwidth", mc->gpu_bandwidth);
     cJSON_AddBoolToObject(j, "unified", mc->unified);
+    const fit_rates *r = &mc->rates;
+    if (r->valid) {
+        /* kernel rates of this build on this machine */
+        cJSON *k = cJSON_AddObjectToObject(j, "kernel_rates");
+        cJSON_AddStringToObject(k, "isa", r->isa);
+        cJSON_AddStringToObject(k, "version", r->version);
+        cJSON_AddNumberToObject(k, "threads", r->threads);
+        cJSON *gv = cJSON_AddObjectToObject(k, "gemv_bytes_per_s"), *gm = cJSON_AddObjectToObject(k, "gemm_bytes_per_s");
+        for (int t = 0; t < HEARTH_TYPE_COUNT; t++)
+            if (r->gemv[t] > 0) {
+                cJSON_AddNumberToObject(gv, hearth_type_name((uint32_t)t), r->gemv[t]);
+                cJSON_AddNumberToObject(gm, hearth_type_name((uint32_t)t), r->gemm[t]);
+            }
+        cJSON_AddNumberToObject(k, "gemm_tokens", FIT_PROBE_BATCH);
+        cJSON_AddNumberToObject(k, "pool_job_s", r->call_s);
+        cJSON_AddNumberToObject(k, "attention_cells_per_s", r->attn);
+        cJSON_AddNumberToObject(k, "vector_floats_per_s", r->vec);
+        cJSON_AddNumberToObject(k, "probe_s", r->probe_s);
+        cJSON_AddNumberToObject(k, "measured_at", r->measured_at);
+        cJSON_AddNumberToObject(k, "loadavg", r->loadavg);
+    }
     return j;
 }
 
@@ -102,6 +195,29 @@ static void speed_json(cJSON *j, const fit_speed *s) {
     cJSON_AddNumberToObject(j, "decode_tps", s->decode_tps);
     cJSON_AddNumberToObject(j, "prefill_tps", s->prefill_tps);
     cJSON_AddNumberToObject(j, "gpu_layers", (double)s->gpu_layers);
+    cJSON_AddNumberToObject(j, "decode_tps_ctx", s->decode_tps_ctx);
+    cJSON_AddStringToObject(j, "speed_model", s->measured ? "kernel rates" : "bandwidth");
+    /* seconds per decoded token, by part */
+    cJSON *d = cJSON_AddObjectToObject(j, "decode_breakdown");
+    cJSON_AddNumberToObject(d, "weights_s", s->t_weights);
+    cJSON_AddNumberToObject(d, "memory_bound_s", s->t_mem_bound);
+    cJSON_AddNumberToObject(d, "compute_bound_s", s->t_weights - s->t_mem_bound);
+    cJSON_AddNumberToObject(d, "pool_jobs", (double)s->n_calls);
+    cJSON_AddNumberToObject(d, "pool_jobs_s", s->t_calls);
+    cJSON_AddNumberToObject(d, "attention_s", s->t_attn);
+    cJSON_AddNumberToObject(d, "attention_ctx_s", s->t_attn_ctx);
+    cJSON_AddNumberToObject(d, "vector_s", s->t_vec);
+    cJSON *ty = cJSON_AddObjectToObject(d, "types");
+    for (int t = 0; t < HEARTH_TYPE_COUNT; t++) {
+        const fit_part *pt = &s->part[t];
+        if (!pt->bytes) continue;
+        cJSON *o = cJSON_AddObjectToObject(ty, hearth_type_name((uint32_t)t));
+        cJSON_AddNumberToObject(o, "bytes", (double)pt->bytes);
+        cJSON_AddNumberToObject(o, "memory_s", pt->mem_s);
+        cJSON_AddNumberToObject(o, "kernel_s", pt->kernel_s);
+        cJSON_AddNumberToObject(o, "seconds", pt->seconds);
+        cJSON_AddStringToObject(o, "bound", pt->memory_bound ? "memory" : "compute");
+    }
 }
 
 /* parse "hf://owner/repo[/file.gguf]" into repo and file ("" for none) */
@@ -173,7 +289,7 @@ static int fit_repo(const char *repo, const fit_params *p, const fit_machine *ta
     cJSON *arr = json ? cJSON_CreateArray() : NULL;
     if (!json) printf("%-56s %10s %6s %9s %10s\n", "file", "size", "fits", "max ctx", "decode");
     for (size_t i = 0; m && i < nc; i++) {
-        scale_model(&base, c[i].size, m);
+        scale_model(&base, c[i].size, c[i].path, m);
         fit_speed s;
         fit_estimate e;
         fit_predict(m, p, target, eff, &s);
@@ -230,6 +346,7 @@ int cmd_fit(int argc, char **argv) {
         else if (!strcmp(a, "--ctx") || !strcmp(a, "-c")) { NEEDV(); p.n_ctx = atoll(v); ctx_given = true; }
         else if (!strcmp(a, "--parallel") || !strcmp(a, "-np")) { NEEDV(); p.n_parallel = atoi(v); }
         else if (!strcmp(a, "--threads") || !strcmp(a, "-t")) { NEEDV(); p.n_threads = atoi(v); }
+        else if (!strcmp(a, "--gen") || !strcmp(a, "-n")) { NEEDV(); p.n_gen = atoi(v); }
         else if (!strcmp(a, "--kv-type")) {
             NEEDV();
             if (!strcasecmp(v, "f16")) p.kv_type = HEARTH_TYPE_F16;
@@ -253,8 +370,8 @@ int cmd_fit(int argc, char **argv) {
         return 0;
     }
     if (!model) { fit_usage(stderr); return 2; }
-    if (p.n_ctx <= 0 || p.n_parallel <= 0 || p.n_threads < 0 || ram < 0 || vram < 0 || bw < 0 || gbw < 0 || eff < 0 || eff > 1) {
-        fprintf(stderr, "hearth fit: --ctx and --parallel must be positive; sizes non-negative; --efficiency in (0, 1]\n");
+    if (p.n_ctx <= 0 || p.n_parallel <= 0 || p.n_threads < 0 || p.n_gen <= 0 || ram < 0 || vram < 0 || bw < 0 || gbw < 0 || eff < 0 || eff > 1) {
+        fprintf(stderr, "hearth fit: --ctx, --parallel and --gen must be positive; sizes non-negative; --efficiency in (0, 1]\n");
         return 2;
     }
     char err[1024], cdir[4096];
@@ -284,6 +401,9 @@ int cmd_fit(int argc, char **argv) {
         }
         if (bw > 0) other.bandwidth = bw * 1e9;
         if (gbw > 0) other.gpu_bandwidth = gbw * 1e9;
+        /* the kernel rates are this machine's: other hardware gets the bandwidth model (only
+         * a different amount of RAM keeps this machine's speed) */
+        if (hw || bw > 0 || vram > 0) other.rates.valid = false;
     }
 
     char repo[512], file[1024], path[4096];
@@ -351,6 +471,8 @@ int cmd_fit(int argc, char **argv) {
         cJSON_AddNumberToObject(o, "n_layer", (double)m->n_layer);
         cJSON_AddNumberToObject(o, "ctx", (double)p.n_ctx);
         cJSON_AddNumberToObject(o, "parallel", p.n_parallel);
+        cJSON_AddNumberToObject(o, "gen", p.n_gen);
+        cJSON_AddNumberToObject(o, "threads", p.n_threads);
         cJSON_AddStringToObject(o, "kv_type", kv_name(p.kv_type));
         cJSON_AddNumberToObject(o, "file_bytes", (double)e.file_bytes);
         cJSON_AddNumberToObject(o, "weights_bytes", (double)e.weights_bytes);
@@ -421,10 +543,10 @@ int cmd_fit(int argc, char **argv) {
     printf("%-10s compute %s, logits %s, process and tokenizer %s\n", "buffers", a, b, c2);
     printf("%-10s %s resident\n", "total", d);
     print_machine("machine", &here);
-    print_speed("here", &s_here, &e, &p);
+    print_speed("here", &s_here, &e, &p, &here, true);
     if (have_other) {
         print_machine(hw ? hw : "custom", &other);
-        print_speed("there", &s_other, &e, &p);
+        print_speed("there", &s_other, &e, &p, &other, false);
     }
     free(m);
     return rc;

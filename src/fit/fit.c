@@ -68,11 +68,26 @@ void fit_model_add_tensors(const gguf_file *g, fit_model *m) {
         else m->other_bytes += t->n_bytes;
         if (!strcmp(t->name, "token_embd.weight")) {
             m->embd_bytes = t->n_bytes;
+            m->embd_type = (int32_t)t->type;
             if (m->n_vocab <= 0) m->n_vocab = t->ne[1];
             if (m->n_embd <= 0) m->n_embd = t->ne[0];
         }
-        if (!strcmp(t->name, "output.weight")) m->tied_output = false;
-        if (strstr(t->name, "_exps")) m->expert_bytes += t->n_bytes;
+        if (!strcmp(t->name, "output.weight")) {
+            m->tied_output = false;
+            m->output_type = (int32_t)t->type;
+            m->output_bytes += t->n_bytes;
+        }
+        bool exps = strstr(t->name, "_exps") != NULL;
+        if (exps) m->expert_bytes += t->n_bytes;
+        /* a matrix of a layer is one matmul per token (norm vectors and biases are not) */
+        if (il >= 0 && t->n_dims >= 2 && t->ne[1] > 1) {
+            m->mm_bytes[t->type] += t->n_bytes;
+            m->n_mm_tensors++;
+            if (exps) {
+                m->mm_exp_bytes[t->type] += t->n_bytes;
+                m->n_exp_tensors++;
+            }
+        }
     }
     m->file_bytes += gguf_file_size(g);
 }
@@ -84,6 +99,7 @@ hearth_status fit_model_from_gguf(const gguf_file *g, fit_model *m, char *err, s
     if (gguf_get_str(g, "general.name", &s)) gguf_str_copy(s, m->name, sizeof m->name);
     const char *a = m->arch;
     m->tied_output = true;
+    m->embd_type = m->output_type = -1;
     m->n_layer = arch_int(g, a, "block_count", -1, -1);
     if (m->n_layer <= 0 || m->n_layer > FIT_MAX_LAYERS)
         return hearth_err(err, err_size, HEARTH_ERR_FORMAT, "fit: no usable %s.block_count (found %lld)",
@@ -126,6 +142,16 @@ void fit_model_finish(fit_model *m) {
     if (m->n_expert > 0 && m->n_expert_used > 0 && m->n_expert_used < m->n_expert)
         rb -= m->expert_bytes - m->expert_bytes / (uint64_t)m->n_expert * (uint64_t)m->n_expert_used;
     m->read_bytes = rb;
+    /* per type: only the active experts' share of the expert matrices is read */
+    bool moe = m->n_expert > 0 && m->n_expert_used > 0 && m->n_expert_used < m->n_expert;
+    for (int t = 0; t < HEARTH_TYPE_COUNT; t++) {
+        uint64_t skip = moe ? m->mm_exp_bytes[t] - m->mm_exp_bytes[t] / (uint64_t)m->n_expert * (uint64_t)m->n_expert_used : 0;
+        m->mm_read[t] = m->mm_bytes[t] - skip;
+    }
+    m->n_matmul = m->n_mm_tensors - m->n_exp_tensors + m->n_exp_tensors * (moe ? m->n_expert_used : 1);
+    m->out_type  = m->tied_output ? m->embd_type : m->output_type;
+    m->out_bytes = m->tied_output ? m->embd_bytes : m->output_bytes;
+    if (m->out_type >= 0) m->n_matmul++;
 }
 
 hearth_status fit_model_load(const char *path, fit_model *m, char *err, size_t err_size) {
@@ -170,6 +196,7 @@ void fit_params_default(fit_params *p) {
     p->kv_type    = HEARTH_TYPE_F16;
     p->n_batch    = 256;
     p->n_threads  = 0;
+    p->n_gen      = 128; /* llama-bench's tg128 */
 }
 
 /* bytes of `n` elements of the KV type */
@@ -242,6 +269,84 @@ int64_t fit_max_ctx(const fit_model *m, const fit_params *p, uint64_t budget) {
 
 /* ---- speed ----------------------------------------------------------------------------- */
 
+/* Attention cells (head x position x head size, K and V) of a token at position `pos`. */
+static double attn_cells(const fit_model *m, int64_t pos) {
+    double cells = 0;
+    for (int64_t il = 0; il < m->n_layer; il++) {
+        if (m->kv_heads[il] <= 0) continue;
+        int64_t n = pos + 1;
+        if (m->swa[il] && m->n_swa > 0 && n > m->n_swa) n = m->n_swa;
+        cells += (double)m->n_head * (double)n * 0.5 * (double)(m->head_k + m->head_v);
+    }
+    return cells;
+}
+
+/* Element-wise floats per token: per layer two to four norms, residual adds, the gated
+ * activation, RoPE on Q and K, the F16 conversion of K and V. */
+static double vec_elems(const fit_model *m) {
+    int64_t kv = 0;
+    for (int64_t il = 0; il < m->n_layer; il++) kv = HEARTH_MAX(kv, (int64_t)m->kv_heads[il]);
+    double per_layer = 6.0 * (double)m->n_embd + (double)m->n_ff +
+                       2.0 * (double)(m->n_head * m->head_k + kv * (m->head_k + m->head_v));
+    return per_layer * (double)m->n_layer + (double)m->n_embd;
+}
+
+/* Thread-pool jobs of a layer besides its matmuls: attention (layers with a KV cache). */
+static int64_t attn_layers(const fit_model *m) {
+    int64_t n = 0;
+    for (int64_t il = 0; il < m->n_layer; il++) n += m->kv_heads[il] > 0;
+    return n;
+}
+
+/* CPU speed from the kernel rates measured here (see fit.h).  `eff` scales the bandwidth of
+ * the memory floor; the kernel rates were timed from RAM and include the memory already. */
+static void predict_measured(const fit_model *m, const fit_params *p, const fit_machine *mc, double eff,
+                             fit_speed *s) {
+    const fit_rates *r = &mc->rates;
+    const double bw = mc->bandwidth * eff;
+    const int64_t n_att = attn_layers(m);
+    s->measured = true;
+    /* decode: every matrix once per token at one-token (GEMV) rates */
+    for (int t = 0; t < HEARTH_TYPE_COUNT; t++) {
+        fit_part *pt = &s->part[t];
+        pt->bytes = m->mm_read[t] + (t == m->out_type ? m->out_bytes : 0);
+        if (!pt->bytes) continue;
+        pt->mem_s        = bw > 0 ? (double)pt->bytes / bw : 0;
+        pt->kernel_s     = r->gemv[t] > 0 ? (double)pt->bytes / r->gemv[t] : 0;
+        pt->seconds      = HEARTH_MAX(pt->mem_s, pt->kernel_s);
+        pt->memory_bound = pt->mem_s >= FIT_MEM_BOUND * pt->kernel_s;
+        s->t_weights += pt->seconds;
+        if (pt->memory_bound) s->t_mem_bound += pt->seconds;
+    }
+    s->n_calls    = m->n_matmul + n_att;
+    s->t_calls    = (double)s->n_calls * r->call_s;
+    s->t_attn     = attn_cells(m, HEARTH_MIN((int64_t)HEARTH_MAX(0, p->n_gen) / 2, p->n_ctx - 1)) / r->attn;
+    s->t_attn_ctx = attn_cells(m, p->n_ctx - 1) / r->attn;
+    s->t_vec      = vec_elems(m) / r->vec;
+    double fixed  = s->t_weights + s->t_calls + s->t_vec;
+    s->decode_tps     = 1.0 / (fixed + s->t_attn);
+    s->decode_tps_ctx = 1.0 / (fixed + s->t_attn_ctx);
+
+    /* prefill of min(ctx, FIT_PREFILL_LEN) tokens in batches of n_batch: the layer matrices
+     * at multi-token rates (each read once per batch), the output for the last token of a
+     * batch only, two pool jobs per layer matmul (activation conversion, product) and one for
+     * attention per batch, attention at the average position */
+    int64_t len = HEARTH_MIN(p->n_ctx, (int64_t)FIT_PREFILL_LEN);
+    double nb = (double)HEARTH_MAX(1, HEARTH_MIN((int64_t)HEARTH_MAX(1, p->n_batch), len));
+    double tp = 0;
+    for (int t = 0; t < HEARTH_TYPE_COUNT; t++) {
+        if (!m->mm_read[t]) continue;
+        double b = (double)m->mm_read[t];
+        double k = r->gemm[t] > 0 ? b / r->gemm[t] : 0;
+        tp += HEARTH_MAX(k, bw > 0 ? b / bw / nb : 0);
+    }
+    if (m->out_type >= 0 && r->gemv[m->out_type] > 0) tp += (double)m->out_bytes / r->gemv[m->out_type] / nb;
+    int64_t layer_mm = m->n_matmul - (m->out_type >= 0);
+    tp += (double)(2 * layer_mm + 1 + n_att) * r->call_s / nb;
+    tp += attn_cells(m, len / 2) / r->attn + s->t_vec;
+    s->prefill_tps = tp > 0 ? 1.0 / tp : 0;
+}
+
 void fit_predict(const fit_model *m, const fit_params *p, const fit_machine *mc, double decode_eff, fit_speed *s) {
     memset(s, 0, sizeof *s);
     fit_estimate e;
@@ -278,6 +383,7 @@ void fit_predict(const fit_model *m, const fit_params *p, const fit_machine *mc,
         double gread = (double)gpu_read * moe, cread = read > gread ? read - gread : 0;
         double t = gread / (mc->gpu_bandwidth * FIT_DECODE_EFF_GPU) + cread / (mc->bandwidth * eff_cpu);
         s->decode_tps = t > 0 ? 1.0 / t : 0;
+        s->decode_tps_ctx = s->decode_tps;
         double frac = m->n_layer ? (double)ngl / (double)m->n_layer : 0;
         double tp = flops_tok * (frac / HEARTH_MAX(mc->gpu_flops, 1.0) + (1 - frac) / HEARTH_MAX(mc->flops, 1.0));
         s->prefill_tps = tp > 0 ? 1.0 / tp : 0;
@@ -288,11 +394,27 @@ void fit_predict(const fit_model *m, const fit_params *p, const fit_machine *mc,
         s->max_ctx = fit_max_ctx(m, p, mc->avail_bytes + used);
         return;
     }
-    double bw = mc->bandwidth * (mc->unified ? FIT_DECODE_EFF_GPU : eff_cpu);
-    s->decode_tps = read > 0 ? bw / read : 0;
-    double fl = mc->unified ? mc->gpu_flops : mc->flops;
-    s->prefill_tps = flops_tok > 0 ? fl / flops_tok : 0;
     s->fits = e.total_bytes <= mc->avail_bytes;
     s->max_ctx = fit_max_ctx(m, p, mc->avail_bytes);
     if (mc->unified) s->gpu_layers = m->n_layer;
+    if (!mc->unified && mc->rates.valid) {
+        predict_measured(m, p, mc, decode_eff > 0 ? decode_eff : 1.0, s);
+        return;
+    }
+    /* bandwidth model: every weight byte read once per token at bandwidth x efficiency; at
+     * the end of the context the KV cache is read as well */
+    double bw = mc->bandwidth * (mc->unified ? FIT_DECODE_EFF_GPU : eff_cpu);
+    s->decode_tps = read > 0 ? bw / read : 0;
+    s->decode_tps_ctx = read > 0 ? bw / (read + (double)e.kv_bytes / HEARTH_MAX(1, p->n_parallel)) : 0;
+    for (int t = 0; t < HEARTH_TYPE_COUNT; t++) {
+        fit_part *pt = &s->part[t];
+        pt->bytes = m->mm_read[t] + (t == m->out_type ? m->out_bytes : 0);
+        if (!pt->bytes) continue;
+        pt->mem_s = pt->seconds = bw > 0 ? (double)pt->bytes / bw : 0;
+        pt->memory_bound = true;
+        s->t_weights += pt->seconds;
+        s->t_mem_bound += pt->seconds;
+    }
+    double fl = mc->unified ? mc->gpu_flops : mc->flops;
+    s->prefill_tps = flops_tok > 0 ? fl / flops_tok : 0;
 }

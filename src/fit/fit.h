@@ -18,6 +18,7 @@
 #define HEARTH_FIT_H
 
 #include "hearth.h"
+#include "core/threadpool.h"
 #include "gguf/gguf.h"
 #include "tensor/type.h"
 
@@ -49,6 +50,16 @@ typedef struct fit_model {
     uint64_t expert_bytes;             /* tensors of experts (*_exps) */
     uint64_t read_bytes;               /* weight bytes read per decoded token */
     uint32_t n_split;                  /* parts of a split file */
+    /* what a decoded token runs (for the kernel-rate speed model) */
+    uint64_t mm_bytes[HEARTH_TYPE_COUNT];     /* matrices of the layers (2-D+), all experts */
+    uint64_t mm_exp_bytes[HEARTH_TYPE_COUNT]; /* of which expert tensors (*_exps) */
+    uint64_t mm_read[HEARTH_TYPE_COUNT];      /* layer matrix bytes read per token (active experts) */
+    int64_t  n_mm_tensors, n_exp_tensors;     /* layer matrices, of which expert tensors */
+    int64_t  n_matmul;                        /* matmuls per token: layers and the output */
+    int32_t  embd_type, output_type;          /* -1: absent */
+    uint64_t output_bytes;                    /* output.weight */
+    int32_t  out_type;                        /* the output matrix (token_embd when tied) */
+    uint64_t out_bytes;
 } fit_model;
 
 /* Fills *m from an opened file (one part).  Unknown or missing keys fall back to values
@@ -74,6 +85,7 @@ typedef struct fit_params {
     hearth_type kv_type;    /* F16, F32 or Q8_0 */
     int32_t     n_batch;    /* micro-batch for prefill buffers */
     int32_t     n_threads;
+    int32_t     n_gen;      /* decode_tps: generating this many tokens from an empty context */
 } fit_params;
 
 void fit_params_default(fit_params *p);
@@ -101,6 +113,43 @@ void fit_estimate_memory(const fit_model *m, const fit_params *p, fit_estimate *
  * `budget` bytes; 0 when not even 256 fits. */
 int64_t fit_max_ctx(const fit_model *m, const fit_params *p, uint64_t budget);
 
+/* ---- kernel rates of this machine (probe.c) ------------------------------------------ */
+#define FIT_PROBE_BATCH 32 /* tokens of the prefill matmul the probe times */
+
+typedef struct fit_rates {
+    bool    valid;
+    char    isa[16];                  /* hearth_kernels_isa() when measured */
+    char    version[32];              /* hearth_version() when measured */
+    int32_t threads;
+    double  gemv[HEARTH_TYPE_COUNT];  /* weight bytes/s of a one-token matmul from RAM; 0: unsupported */
+    double  gemm[HEARTH_TYPE_COUNT];  /* weight bytes x tokens/s of a FIT_PROBE_BATCH-token matmul */
+    double  call_s;                   /* seconds of one small matmul: dispatch + activation conversion */
+    double  attn;                     /* attention cells/s: (head x position x head size), K and V */
+    double  vec;                      /* element-wise floats/s (norm, activation, add), one thread */
+    double  probe_s;                  /* how long the probe ran */
+    double  measured_at;              /* unix seconds */
+    double  loadavg;                  /* 1-minute load average when measured (-1: unknown) */
+} fit_rates;
+
+/* Whether the active kernel table has a matmul for weights of `type`. */
+bool fit_probe_type_supported(hearth_type type);
+
+/* Times hearth_matmul of `n_tok` tokens against the matrix of `type` with `cols` columns
+ * laid over `w` (as many whole rows as fit in w_bytes) for about `seconds` after one untimed
+ * call; returns weight bytes x tokens per second, 0 when the type is unsupported. */
+double fit_probe_matmul(hearth_threadpool *pool, hearth_type type, int64_t cols, const void *w, size_t w_bytes,
+                        int64_t n_tok, double seconds);
+
+/* Measures every rate of *r with `threads` threads (0: the engine's default) in about 1.5 s. */
+hearth_status fit_rates_probe(fit_rates *r, int32_t threads, char *err, size_t err_size);
+
+/* The rates of this build on this machine from `cache_dir`/kernels-*.json (the key holds the
+ * host, CPU, thread count, library version, kernel table and the running binary's identity,
+ * so a rebuilt engine is measured again), probing and caching them when absent or `reprobe`.
+ * cache_dir may be NULL (always probes). */
+hearth_status fit_rates_get(fit_rates *r, int32_t threads, const char *cache_dir, bool reprobe, char *err,
+                            size_t err_size);
+
 /* ---- machines and hardware profiles -------------------------------------------------- */
 typedef struct fit_machine {
     char     name[96];
@@ -115,11 +164,13 @@ typedef struct fit_machine {
     int32_t  threads;          /* threads used by the bandwidth probe */
     bool     unified;          /* GPU shares the RAM (Apple) */
     char     features[128];    /* "avx2 fma f16c" */
+    fit_rates rates;           /* kernel rates measured here (rates.valid false: bandwidth model) */
 } fit_machine;
 
-/* Probes this machine: /proc/meminfo, cores, CPU features, and read bandwidth (a ~1 s probe
- * with `threads` threads, 0 = all cores), cached in `cache_dir`/machine-*.json unless
- * `reprobe`.  cache_dir may be NULL (no cache). */
+/* Probes this machine: /proc/meminfo, cores, CPU features, read bandwidth (a ~0.5 s probe
+ * with `threads` threads, 0 = all cores), cached in `cache_dir`/machine-*.json, and the
+ * kernel rates of this build (fit_rates_get, ~1.5 s, cached per build) unless `reprobe`.
+ * cache_dir may be NULL (no cache).  A failed kernel probe leaves rates.valid false. */
 hearth_status fit_machine_probe(fit_machine *mc, int32_t threads, const char *cache_dir, bool reprobe, char *err,
                                 size_t err_size);
 
@@ -135,17 +186,46 @@ const char        *fit_hw_desc(int32_t i);
 /* Speed estimates.  Efficiency factors are the fraction of bandwidth / peak FLOPs reached. */
 #define FIT_DECODE_EFF_CPU 0.60
 #define FIT_DECODE_EFF_GPU 0.75
+/* A weight type counts as memory-bound when reading it at bandwidth x efficiency takes at
+ * least this fraction of its kernel time (a faster kernel would gain little). */
+#define FIT_MEM_BOUND 0.75
+
+/* Prompt length prefill_tps is predicted for (at most the context): pp512. */
+#define FIT_PREFILL_LEN 512
+
+/* Weight bytes of one type read per decoded token and how long they take. */
+typedef struct fit_part {
+    uint64_t bytes;
+    double   mem_s;        /* bytes / (bandwidth x efficiency) */
+    double   kernel_s;     /* bytes / measured kernel rate (0: no rate) */
+    double   seconds;      /* max(mem_s, kernel_s) */
+    bool     memory_bound; /* mem_s >= kernel_s */
+} fit_part;
 
 typedef struct fit_speed {
-    double  decode_tps;
-    double  prefill_tps;
+    double  decode_tps;     /* generating n_gen tokens from an empty context (as bench tg) */
+    double  decode_tps_ctx; /* at the end of a full context */
+    double  prefill_tps;    /* a prompt of min(ctx, FIT_PREFILL_LEN) tokens */
     int64_t gpu_layers;   /* layers offloaded to a discrete GPU (-1: no GPU) */
     int64_t n_layer;
     bool    fits;         /* everything fits in RAM (+VRAM) */
     int64_t max_ctx;
+    /* breakdown of a decoded token (CPU without a discrete GPU) */
+    bool     measured;                 /* from this machine's kernel rates (else bandwidth only) */
+    fit_part part[HEARTH_TYPE_COUNT];  /* weights by type, the output matrix included */
+    double   t_weights;                /* sum of part[].seconds */
+    double   t_mem_bound;              /* of which in memory-bound types */
+    double   t_calls;                  /* n_calls x the per-call overhead */
+    int64_t  n_calls;                  /* thread-pool jobs per token: matmuls + attention per layer */
+    double   t_attn, t_attn_ctx;       /* attention at position n_gen/2 / at the end of the context */
+    double   t_vec;                    /* element-wise work */
 } fit_speed;
 
-/* Speed and fit of model `m` with params `p` on machine `mc`. `decode_eff` <= 0 uses the
+/* Speed and fit of model `m` with params `p` on machine `mc`.  With mc->rates.valid each
+ * weight tensor of a decoded token takes max(bytes / (bandwidth x efficiency), bytes / the
+ * kernel rate of its type), plus the pool jobs' fixed cost, attention over the cached
+ * positions and element-wise work; prefill likewise from the multi-token kernel rates.
+ * Without rates: bandwidth x efficiency / bytes per token.  `decode_eff` <= 0 uses the
  * default CPU efficiency. */
 void fit_predict(const fit_model *m, const fit_params *p, const fit_machine *mc, double decode_eff, fit_speed *s);
 

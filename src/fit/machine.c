@@ -280,15 +280,20 @@ hearth_status fit_machine_probe(fit_machine *mc, int32_t threads, const char *ca
     cpu_features(mc->features, sizeof mc->features, &per_core);
     mc->flops = per_core * mc->threads;
     char path[4400];
-    if (cache_dir) {
-        cache_path(mc, cache_dir, path, sizeof path);
-        if (!reprobe && cache_read(path, mc)) return HEARTH_OK;
+    if (cache_dir) cache_path(mc, cache_dir, path, sizeof path);
+    if (!cache_dir || reprobe || !cache_read(path, mc)) {
+        /* 256 MiB is far beyond any last-level cache of today, and small next to the RAM */
+        size_t bytes = 256u << 20;
+        if (mc->avail_bytes && bytes > mc->avail_bytes / 8) bytes = (size_t)(mc->avail_bytes / 8);
+        mc->bandwidth = fit_bandwidth_probe(bytes, mc->threads, 0.5);
+        if (mc->bandwidth <= 0)
+            return hearth_err(err, err_size, HEARTH_ERR_NOMEM, "fit: the bandwidth probe could not run");
+        if (cache_dir) cache_write(cache_dir, path, mc);
     }
-    /* 256 MiB is far beyond any last-level cache of today, and small next to the RAM */
-    size_t bytes = 256u << 20;
-    if (mc->avail_bytes && bytes > mc->avail_bytes / 8) bytes = (size_t)(mc->avail_bytes / 8);
-    mc->bandwidth = fit_bandwidth_probe(bytes, mc->threads, 1.0);
-    if (mc->bandwidth <= 0) return hearth_err(err, err_size, HEARTH_ERR_NOMEM, "fit: the bandwidth probe could not run");
-    if (cache_dir) cache_write(cache_dir, path, mc);
+    /* the engine's own kernels, with the thread count it will use; without them the speed
+     * falls back to the bandwidth model */
+    char rerr[256];
+    if (fit_rates_get(&mc->rates, threads, cache_dir, reprobe, rerr, sizeof rerr) != HEARTH_OK)
+        mc->rates.valid = false;
     return HEARTH_OK;
 }

@@ -168,6 +168,20 @@ static void test_weights_and_moe(void) {
     CHECK(M.read_bytes == 512 + 512 + 2 * 512);
 }
 
+/* what a decoded token runs: layer matrices by type, the output (tied: the embedding), and
+ * the matmul count; MoE counts the used experts only */
+static void test_token_accounting(void) {
+    spec s = { .arch = "llama", .n_layer = 3, .n_embd = 64, .n_head = 1, .n_head_kv = 1 };
+    REQUIRE(model_of(&s, &M));
+    CHECK(M.mm_read[HEARTH_TYPE_F32] == 3 * 512 && M.n_mm_tensors == 3);
+    CHECK(M.out_type == HEARTH_TYPE_F32 && M.out_bytes == 512 && M.n_matmul == 4);
+    spec e = { .arch = "qwen3moe", .n_layer = 2, .n_embd = 64, .n_head = 1, .n_head_kv = 1, .n_expert = 8, .n_expert_used = 2 };
+    REQUIRE(model_of(&e, &M));
+    CHECK(M.mm_bytes[HEARTH_TYPE_F32] == 2 * (512 + 8 * 512));
+    CHECK(M.mm_read[HEARTH_TYPE_F32] == 2 * (512 + 2 * 512));
+    CHECK(M.n_exp_tensors == 2 && M.n_matmul == 2 * (1 + 2) + 1);
+}
+
 static void test_max_ctx(void) {
     spec s = { .arch = "llama", .n_layer = 30, .n_embd = 576, .n_head = 9, .n_head_kv = 3 };
     REQUIRE(model_of(&s, &M));
@@ -208,6 +222,73 @@ static void test_predict(void) {
     fit_predict(&M, &p, &mc, 0.5, &sp);
     CHECK(sp.gpu_layers == 0);
     CHECK(fit_hw_find("rtx-4090") && fit_hw_find("m4-max") && fit_hw_find("h200") && fit_hw_count() >= 6);
+    CHECK(!fit_hw_find("m4-max")->rates.valid);
+}
+
+/* The kernel-rate model by hand: 30 layers of one 512 B F32 matrix plus the tied 512 B output
+ * at 1 MB/s; 61 pool jobs (31 matmuls, 30 attentions) of 100 us; attention at position 64
+ * over 9 heads of 64; element-wise work at 1e9 floats/s. */
+static void test_predict_measured(void) {
+    spec s = { .arch = "llama", .n_layer = 30, .n_embd = 576, .n_head = 9, .n_head_kv = 3 };
+    REQUIRE(model_of(&s, &M));
+    fit_params p;
+    fit_params_default(&p);
+    fit_machine mc = { .ram_bytes = 1ull << 34, .avail_bytes = 1ull << 34, .bandwidth = 10e9, .cores = 2 };
+    mc.rates.valid = true;
+    mc.rates.gemv[HEARTH_TYPE_F32] = 1e6;
+    mc.rates.gemm[HEARTH_TYPE_F32] = 4e6;
+    mc.rates.call_s = 1e-4;
+    mc.rates.attn = 1e9;
+    mc.rates.vec = 1e9;
+    fit_speed sp;
+    fit_predict(&M, &p, &mc, 0, &sp);
+    CHECK(sp.measured && sp.n_calls == 61);
+    double w = 31 * 512 / 1e6, calls = 61 * 1e-4, att = 30.0 * 9 * 65 * 64 / 1e9;
+    double vec = (30.0 * (6 * 576 + 4 * 576 + 2 * (9 * 64 + 3 * 128)) + 576) / 1e9;
+    CHECKF(fabs(sp.t_weights - w) < 1e-12 && fabs(sp.t_calls - calls) < 1e-12, "%g %g", sp.t_weights, sp.t_calls);
+    CHECKF(fabs(sp.t_attn - att) < 1e-12 && fabs(sp.t_vec - vec) < 1e-12, "%g %g", sp.t_attn, sp.t_vec);
+    CHECKF(fabs(sp.decode_tps - 1.0 / (w + calls + att + vec)) < 1e-9 * sp.decode_tps, "%f", sp.decode_tps);
+    CHECK(!sp.part[HEARTH_TYPE_F32].memory_bound && sp.t_mem_bound == 0);
+    /* the end of a 4096 context: attention over 4096 positions */
+    CHECKF(fabs(sp.t_attn_ctx - 30.0 * 9 * 4096 * 64 / 1e9) < 1e-12, "%g", sp.t_attn_ctx);
+    CHECK(sp.decode_tps_ctx < sp.decode_tps);
+    /* prefill of 512 tokens in batches of 256: matrices at the multi-token rate, the output
+     * once per batch, 2 jobs per layer matmul + output + attention per batch, attention at 256 */
+    double pp = 30 * 512 / 4e6 + 512 / 1e6 / 256 + (2 * 30 + 1 + 30) * 1e-4 / 256 + 30.0 * 9 * 257 * 64 / 1e9 + vec;
+    CHECKF(fabs(sp.prefill_tps - 1.0 / pp) < 1e-9 * sp.prefill_tps, "%f vs %f", sp.prefill_tps, 1.0 / pp);
+    /* memory slower than the kernel: the memory time counts, the type is memory-bound */
+    mc.bandwidth = 1e6;
+    fit_predict(&M, &p, &mc, 0.5, &sp);
+    CHECK(sp.part[HEARTH_TYPE_F32].memory_bound);
+    CHECKF(fabs(sp.t_weights - 31 * 512 / 5e5) < 1e-12, "%g", sp.t_weights);
+    CHECK(sp.t_mem_bound == sp.t_weights);
+}
+
+/* The probe times the real kernels: a positive rate for Q8_0, none for a type without a
+ * kernel; the rates of this build are cached and read back. */
+static void test_probe(void) {
+    size_t n = 256 << 10;
+    uint8_t *buf = malloc(n);
+    REQUIRE(buf);
+    for (size_t i = 0; i < n; i++) buf[i] = (uint8_t)(0x30 | (i * 7 % 16));
+    CHECK(fit_probe_type_supported(HEARTH_TYPE_Q8_0) && fit_probe_type_supported(HEARTH_TYPE_Q4_K));
+    CHECK(!fit_probe_type_supported(HEARTH_TYPE_Q8_K) && !fit_probe_type_supported(HEARTH_TYPE_I32));
+    CHECK(fit_probe_matmul(NULL, HEARTH_TYPE_Q8_0, 256, buf, n, 1, 0.002) > 0);
+    CHECK(fit_probe_matmul(NULL, HEARTH_TYPE_Q8_0, 256, buf, n, 4, 0.002) > 0);
+    CHECK(fit_probe_matmul(NULL, HEARTH_TYPE_I32, 256, buf, n, 1, 0.002) == 0);
+    free(buf);
+    char dir[] = "/tmp/hearth-test-fit-XXXXXX", err[256];
+    REQUIRE(mkdtemp(dir));
+    fit_rates a, b;
+    CHECKF(fit_rates_get(&a, 1, dir, false, err, sizeof err) == HEARTH_OK, "%s", err);
+    CHECK(a.valid && a.threads == 1 && a.gemv[HEARTH_TYPE_Q8_0] > 0 && a.gemm[HEARTH_TYPE_Q4_K] > 0);
+    CHECK(a.call_s > 0 && a.attn > 0 && a.vec > 0 && a.gemv[HEARTH_TYPE_Q8_K] == 0);
+    CHECKF(a.probe_s < 3.0, "probe took %.2f s", a.probe_s);
+    CHECK(fit_rates_get(&b, 1, dir, false, err, sizeof err) == HEARTH_OK);
+    CHECK(b.valid && b.gemv[HEARTH_TYPE_Q8_0] == a.gemv[HEARTH_TYPE_Q8_0] && b.measured_at == a.measured_at);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
 }
 
 static void test_header_len(void) {
@@ -253,7 +334,10 @@ int main(void) {
     RUN(test_kv_pattern_key);
     RUN(test_weights_and_moe);
     RUN(test_max_ctx);
+    RUN(test_token_accounting);
     RUN(test_predict);
+    RUN(test_predict_measured);
+    RUN(test_probe);
     RUN(test_header_len);
     RUN(test_store_names);
     hearth_buf_free(&image);
