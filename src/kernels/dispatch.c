@@ -10,6 +10,9 @@
 #define HEARTH_HAVE_AVX2_KERNELS 1
 #endif
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,7 +80,11 @@ int hearth_kernels_cpu_has(const char *isa) {
 #if (defined(__x86_64__) || defined(__i386__)) && defined(HEARTH_HAVE_AVX2_KERNELS)
     __builtin_cpu_init();
     if (!strcmp(isa, "avx2"))
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    {
+        unsigned a, b, c, d; /* F16C is CPUID.1:ECX bit 29 (clang has no "f16c" feature name) */
+        int f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
+    }
 #endif
     return 0;
 }
