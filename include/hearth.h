@@ -157,6 +157,7 @@ typedef struct hearth_ctx_params {
     int32_t n_batch;    /* tokens per forward pass in prefill; 0: 256 */
     int32_t n_threads;  /* 0: physical cores */
     int32_t logits_all; /* nonzero: hearth_decode returns logits for every token of a batch */
+    int32_t n_seq;      /* KV-cache sequences (hearth_decode_batch), each n_ctx long; 0: 1 */
 } hearth_ctx_params;
 
 void hearth_ctx_params_default(hearth_ctx_params *params);
@@ -258,6 +259,41 @@ hearth_status hearth_generate_continue(hearth_ctx *ctx, const int32_t *prompt, i
                                        int32_t n_predict, const hearth_sampler_params *sp, hearth_token_cb cb,
                                        void *user, int32_t *out_tokens, int32_t *n_out, char *err,
                                        size_t err_size);
+
+/* ---- engine additions for batched serving (several sequences in one context) ---------- */
+/* A context created with n_seq > 1 holds one KV cache per sequence and shares its thread pool
+ * and work buffers between them.  hearth_decode, hearth_ctx_n_past / _clear / _truncate and
+ * the generate functions work on sequence 0.  hearth_decode_batch runs tokens of several
+ * sequences in ONE forward pass (the weights are read once for all of them); each token
+ * attends only to its own sequence.  Every step of the pass is per token, so a token gets the
+ * same logits whatever else shares its batch. */
+
+typedef struct hearth_batch_token {
+    int32_t token;
+    int32_t seq;    /* 0..n_seq-1 */
+    int32_t pos;    /* position in its sequence: at most the tokens cached before it (a smaller
+                       one rewrites the sequence from there, as hearth_seq_truncate) */
+    int32_t logits; /* nonzero: return this token's logits */
+} hearth_batch_token;
+
+int32_t hearth_ctx_n_seq(const hearth_ctx *ctx);
+/* Tokens in a sequence's cache; -1 for a sequence out of range. */
+int32_t hearth_seq_n_past(const hearth_ctx *ctx, int32_t seq);
+/* Empties one sequence's cache (out of range: nothing). */
+void    hearth_seq_clear(hearth_ctx *ctx, int32_t seq);
+/* As hearth_ctx_truncate, for one sequence: keeps its first n tokens; returns how many it now
+ * holds, -1 for a sequence out of range. */
+int32_t hearth_seq_truncate(hearth_ctx *ctx, int32_t seq, int32_t n);
+
+/* Runs batch[0..n) (1 <= n <= n_batch) through the model in one pass.  Entries are taken in
+ * order: each pos must be at most the number of tokens its sequence holds at that point (the
+ * cache plus earlier entries of the batch), and below n_ctx.  Afterwards a sequence holds
+ * the tokens up to its last entry's pos.  *logits (may be NULL) receives n_vocab floats per
+ * entry that asked for them, in batch order; at most max(n_seq, 1) such entries, n_batch with
+ * logits_all.  *n_logits (may be NULL) receives the row count.  Valid until the next decode.
+ * On error nothing changes in any sequence. */
+hearth_status hearth_decode_batch(hearth_ctx *ctx, const hearth_batch_token *batch, int32_t n, const float **logits,
+                                  int32_t *n_logits, char *err, size_t err_size);
 
 #ifdef __cplusplus
 }

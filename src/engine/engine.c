@@ -21,7 +21,12 @@ struct hearth_model {
 struct hearth_ctx {
     hearth_model   *hm;
     model_state    *st;
-    int32_t         n_past;
+    int32_t         n_seq;
+    int32_t        *past;    /* (n_seq) tokens in each sequence's KV cache; hearth_decode uses 0 */
+    int32_t        *next;    /* (n_seq) scratch of hearth_decode_batch */
+    int32_t        *b_tok, *b_seq, *b_pos; /* (n_batch) the batch split into columns */
+    uint8_t        *b_out;
+    int64_t         n_hidden; /* rows of the last hearth_decode_batch; -1 after hearth_decode */
     int32_t         n_ctx, n_batch;
     bool            logits_all;
     hearth_timings  t;
@@ -76,18 +81,32 @@ hearth_status hearth_ctx_create(hearth_model *hm, const hearth_ctx_params *param
     hearth_ctx_params p;
     if (params) p = *params;
     else hearth_ctx_params_default(&p);
-    if (p.n_ctx < 0 || p.n_batch < 0 || p.n_threads < 0)
-        return hearth_err(err, err_size, HEARTH_ERR_ARG, "negative context, batch or thread count");
+    if (p.n_ctx < 0 || p.n_batch < 0 || p.n_threads < 0 || p.n_seq < 0)
+        return hearth_err(err, err_size, HEARTH_ERR_ARG, "negative context, batch, thread or sequence count");
     int64_t n_ctx = p.n_ctx ? p.n_ctx : HEARTH_MIN(hm->m->hp.n_ctx_train, 4096);
     int64_t n_batch = p.n_batch ? p.n_batch : 256;
     if (n_batch > n_ctx) n_batch = n_ctx;
     int n_threads = p.n_threads ? p.n_threads : hearth_physical_cores();
+    int32_t n_seq = p.n_seq ? p.n_seq : 1;
     hearth_ctx *c = hearth_calloc(1, sizeof *c);
     if (!c) return hearth_err(err, err_size, HEARTH_ERR_NOMEM, "out of memory");
-    hearth_status st = model_state_create(hm->m, n_ctx, n_batch, p.logits_all != 0, n_threads, &c->st, err, err_size);
+    hearth_status st = model_state_create(hm->m, n_ctx, n_batch, n_seq, p.logits_all != 0, n_threads, &c->st, err,
+                                          err_size);
     if (st != HEARTH_OK) {
         free(c);
         return st;
+    }
+    c->n_seq = n_seq;
+    c->past = hearth_calloc((size_t)n_seq, sizeof *c->past);
+    c->next = hearth_calloc((size_t)n_seq, sizeof *c->next);
+    c->b_tok = hearth_malloc_array((size_t)n_batch, sizeof *c->b_tok);
+    c->b_seq = hearth_malloc_array((size_t)n_batch, sizeof *c->b_seq);
+    c->b_pos = hearth_malloc_array((size_t)n_batch, sizeof *c->b_pos);
+    c->b_out = hearth_malloc_array((size_t)n_batch, sizeof *c->b_out);
+    c->n_hidden = -1;
+    if (!c->past || !c->next || !c->b_tok || !c->b_seq || !c->b_pos || !c->b_out) {
+        hearth_ctx_free(c);
+        return hearth_err(err, err_size, HEARTH_ERR_NOMEM, "out of memory");
     }
     c->hm = hm;
     c->n_ctx = (int32_t)n_ctx;
@@ -101,21 +120,28 @@ hearth_status hearth_ctx_create(hearth_model *hm, const hearth_ctx_params *param
 void hearth_ctx_free(hearth_ctx *c) {
     if (!c) return;
     model_state_free(c->st);
+    free(c->past);
+    free(c->next);
+    free(c->b_tok);
+    free(c->b_seq);
+    free(c->b_pos);
+    free(c->b_out);
     free(c);
 }
 
 int32_t hearth_ctx_n_ctx(const hearth_ctx *c) { return c->n_ctx; }
 int32_t hearth_ctx_n_batch(const hearth_ctx *c) { return c->n_batch; }
-int32_t hearth_ctx_n_past(const hearth_ctx *c) { return c->n_past; }
-void    hearth_ctx_clear(hearth_ctx *c) { c->n_past = 0; }
+int32_t hearth_ctx_n_past(const hearth_ctx *c) { return c->past[0]; }
+void    hearth_ctx_clear(hearth_ctx *c) { c->past[0] = 0; }
 
 hearth_status hearth_decode(hearth_ctx *c, const int32_t *tokens, int32_t n, const float **logits, char *err,
                             size_t err_size) {
     const float *lg = NULL;
     if (!tokens || n < 1) return hearth_err(err, err_size, HEARTH_ERR_ARG, "decode: no tokens");
-    hearth_status st = model_forward(c->hm->m, c->st, tokens, n, c->n_past, &lg, err, err_size);
+    hearth_status st = model_forward(c->hm->m, c->st, tokens, n, c->past[0], &lg, err, err_size);
     if (st != HEARTH_OK) return st;
-    c->n_past += n;
+    c->past[0] += n;
+    c->n_hidden = -1;
     if (logits) *logits = lg;
     return HEARTH_OK;
 }
@@ -150,7 +176,7 @@ hearth_status hearth_generate_tokens(hearth_ctx *c, const int32_t *prompt, int32
     hearth_buf piece = { 0 };
     tok_stream ts;
     if (hm->tok) tok_stream_init(&ts, hm->tok, false);
-    c->n_past = 0;
+    c->past[0] = 0;
     c->t.n_prompt = n_prompt;
     c->t.n_gen = 0;
     c->t.gen_s = 0;
@@ -232,14 +258,70 @@ int32_t hearth_model_add_bos(const hearth_model *hm) {
 /* ---- engine additions for the server (prompt cache, embeddings) ------------------------- */
 
 int32_t hearth_ctx_truncate(hearth_ctx *c, int32_t n) {
-    if (n < 0) n = 0;
-    if (n < c->n_past) c->n_past = n; /* positions >= n are overwritten by the next decode */
-    return c->n_past;
+    return hearth_seq_truncate(c, 0, n);
 }
 
 const float *hearth_ctx_hidden(const hearth_ctx *c, int32_t *n_embd) {
     if (n_embd) *n_embd = (int32_t)c->hm->m->hp.n_embd;
-    return c->n_past > 0 ? model_state_hidden(c->st) : NULL;
+    if (c->n_hidden >= 0) return c->n_hidden > 0 ? model_state_hidden(c->st) : NULL;
+    return c->past[0] > 0 ? model_state_hidden(c->st) : NULL;
+}
+
+/* ---- engine additions for batched serving (several sequences in one context) ------------ */
+
+int32_t hearth_ctx_n_seq(const hearth_ctx *c) { return c->n_seq; }
+
+int32_t hearth_seq_n_past(const hearth_ctx *c, int32_t seq) {
+    return seq >= 0 && seq < c->n_seq ? c->past[seq] : -1;
+}
+
+void hearth_seq_clear(hearth_ctx *c, int32_t seq) {
+    if (seq >= 0 && seq < c->n_seq) c->past[seq] = 0;
+}
+
+int32_t hearth_seq_truncate(hearth_ctx *c, int32_t seq, int32_t n) {
+    if (seq < 0 || seq >= c->n_seq) return -1;
+    if (n < 0) n = 0;
+    if (n < c->past[seq]) c->past[seq] = n; /* positions >= n are overwritten by the next decode */
+    return c->past[seq];
+}
+
+hearth_status hearth_decode_batch(hearth_ctx *c, const hearth_batch_token *batch, int32_t n, const float **logits,
+                                  int32_t *n_logits, char *err, size_t err_size) {
+    if (n_logits) *n_logits = 0;
+    if (!batch || n < 1) return hearth_err(err, err_size, HEARTH_ERR_ARG, "decode: no tokens");
+    if (n > c->n_batch)
+        return hearth_err(err, err_size, HEARTH_ERR_ARG, "decode: batch of %d tokens (limit %d)", n, c->n_batch);
+    /* each token continues its sequence (or rewrites a position already there) */
+    memcpy(c->next, c->past, (size_t)c->n_seq * sizeof *c->next);
+    for (int32_t i = 0; i < n; i++) {
+        const hearth_batch_token *b = &batch[i];
+        if (b->seq < 0 || b->seq >= c->n_seq)
+            return hearth_err(err, err_size, HEARTH_ERR_ARG, "decode: sequence %d out of range [0, %d)", b->seq,
+                              c->n_seq);
+        if (b->pos < 0 || b->pos > c->next[b->seq])
+            return hearth_err(err, err_size, HEARTH_ERR_ARG,
+                              "decode: position %d of sequence %d does not follow its %d cached tokens", b->pos,
+                              b->seq, c->next[b->seq]);
+        if (b->pos >= c->n_ctx)
+            return hearth_err(err, err_size, HEARTH_ERR_RANGE, "decode: position %d exceeds the context of %d tokens",
+                              b->pos, c->n_ctx);
+        c->next[b->seq] = b->pos + 1;
+        c->b_tok[i] = b->token;
+        c->b_seq[i] = b->seq;
+        c->b_pos[i] = b->pos;
+        c->b_out[i] = b->logits != 0;
+    }
+    model_batch mb = { .tokens = c->b_tok, .seq = c->b_seq, .pos = c->b_pos, .out = c->b_out, .n = n };
+    const float *lg = NULL;
+    int64_t n_out = 0;
+    hearth_status st = model_forward_batch(c->hm->m, c->st, &mb, &lg, &n_out, err, err_size);
+    if (st != HEARTH_OK) return st;
+    memcpy(c->past, c->next, (size_t)c->n_seq * sizeof *c->past);
+    c->n_hidden = n_out;
+    if (logits) *logits = lg;
+    if (n_logits) *n_logits = (int32_t)n_out;
+    return HEARTH_OK;
 }
 
 /* ---- internal view for the other files of src/engine/ (engine_internal.h) ---------------- */

@@ -2,6 +2,12 @@
  * forward.c — the decoder forward pass shared by llama, qwen2, qwen3 and gemma3, over an
  * F16 KV cache.  One function, read top to bottom; the architecture table (model.c) switches
  * the few steps that differ.  All buffers are sized at state creation: no allocation per token.
+ *
+ * A state holds the KV caches of n_seq sequences.  One pass can carry tokens of several
+ * sequences (continuous batching in the server): the matmuls see all of them as rows of one
+ * activation matrix, so the weights are read once per pass; RoPE, the cache writes and the
+ * attention follow each token's own (sequence, position).  Every operation is per row, so a
+ * token gets the same arithmetic whatever else shares its batch.
  */
 #include "kernels/ops.h"
 #include "model/model.h"
@@ -11,8 +17,9 @@
 #include <string.h>
 
 struct model_state {
-    int64_t n_ctx, n_batch;
+    int64_t n_ctx, n_batch, n_seq, n_layer;
     bool    logits_all;
+    int64_t n_out_max; /* logits rows */
     hearth_threadpool *pool;
     int     n_threads;
     /* activations, (n_batch, width) row-major */
@@ -25,12 +32,15 @@ struct model_state {
     float *tmp;     /* (B, n_embd) sub-block output */
     float *gate;    /* (B, n_ff) */
     float *up;      /* (B, n_ff) */
-    float *logits;  /* (logits_all ? B : 1, n_vocab) */
+    float *logits;  /* (n_out_max, n_vocab) */
     float *rope_g;  /* (B, n_rot) cos/sin for global layers */
     float *rope_l;  /* (B, n_rot) cos/sin for sliding-window layers */
     float *att_scratch; /* (n_threads, n_ctx + head_dim) scores and accumulator per thread */
     void  *mm_scratch;  /* activations converted for the matmul */
-    /* KV cache, F16: (n_layer, n_ctx, n_head_kv*head_dim) each */
+    /* the batch being run: per token its sequence and position; rows that get logits */
+    int32_t *b_seq, *b_pos; /* (B) */
+    int64_t *b_out;         /* (n_out_max) token indices */
+    /* KV cache, F16: (n_seq, n_layer, n_ctx, n_head_kv*head_dim) each */
     uint16_t *k_cache, *v_cache;
     size_t    kv_bytes;
 };
@@ -40,14 +50,16 @@ struct model_state {
 
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 
-hearth_status model_state_create(const model *m, int64_t n_ctx, int64_t n_batch, bool logits_all, int n_threads,
-                                 model_state **out, char *err, size_t err_size) {
+hearth_status model_state_create(const model *m, int64_t n_ctx, int64_t n_batch, int64_t n_seq, bool logits_all,
+                                 int n_threads, model_state **out, char *err, size_t err_size) {
     const model_hparams *hp = &m->hp;
     *out = NULL;
     if (n_ctx < 1 || n_ctx > ((int64_t)1 << 24))
         return hearth_err(err, err_size, HEARTH_ERR_ARG, "context size %lld out of range", (long long)n_ctx);
     if (n_batch < 1 || n_batch > 65536)
         return hearth_err(err, err_size, HEARTH_ERR_ARG, "batch size %lld out of range", (long long)n_batch);
+    if (n_seq < 1 || n_seq > 4096)
+        return hearth_err(err, err_size, HEARTH_ERR_ARG, "sequence count %lld out of range", (long long)n_seq);
     if (n_threads < 1 || n_threads > 1024)
         return hearth_err(err, err_size, HEARTH_ERR_ARG, "thread count %d out of range", n_threads);
     model_state *s = hearth_calloc(1, sizeof *s);
@@ -55,11 +67,15 @@ hearth_status model_state_create(const model *m, int64_t n_ctx, int64_t n_batch,
     s->n_ctx = n_ctx;
     s->n_batch = n_batch;
     s->logits_all = logits_all;
+    s->n_seq = n_seq;
+    s->n_layer = hp->n_layer;
+    s->n_out_max = logits_all ? n_batch : n_seq;
     s->n_threads = n_threads;
     const size_t B = (size_t)n_batch, E = (size_t)hp->n_embd, Dq = (size_t)(hp->n_head * hp->head_dim_k),
                  Dkv = (size_t)(hp->n_head_kv * hp->head_dim_k), F = (size_t)hp->n_ff, V = (size_t)hp->n_vocab;
     uint64_t kv_elems;
-    if (!hearth_mul_u64((uint64_t)hp->n_layer * (uint64_t)n_ctx, Dkv, &kv_elems) || kv_elems > ((uint64_t)1 << 40)) {
+    if (!hearth_mul_u64((uint64_t)(n_seq * hp->n_layer) * (uint64_t)n_ctx, Dkv, &kv_elems) ||
+        kv_elems > ((uint64_t)1 << 40)) {
         free(s);
         return hearth_err(err, err_size, HEARTH_ERR_RANGE, "KV cache too large for context %lld", (long long)n_ctx);
     }
@@ -73,7 +89,10 @@ hearth_status model_state_create(const model *m, int64_t n_ctx, int64_t n_batch,
     s->tmp    = hearth_malloc_array(B * E, sizeof(float));
     s->gate   = hearth_malloc_array(B * F, sizeof(float));
     s->up     = hearth_malloc_array(B * F, sizeof(float));
-    s->logits = hearth_malloc_array((logits_all ? B : 1) * V, sizeof(float));
+    s->logits = hearth_malloc_array((size_t)s->n_out_max * V, sizeof(float));
+    s->b_seq  = hearth_malloc_array(B, sizeof(int32_t));
+    s->b_pos  = hearth_malloc_array(B, sizeof(int32_t));
+    s->b_out  = hearth_malloc_array((size_t)s->n_out_max, sizeof(int64_t));
     s->rope_g = hearth_malloc_array(B * (size_t)hp->n_rot, sizeof(float));
     s->rope_l = hearth_malloc_array(B * (size_t)hp->n_rot, sizeof(float));
     s->att_scratch = hearth_malloc_array((size_t)n_threads * ((size_t)n_ctx + ATT_EXTRA(hp->head_dim_v)), sizeof(float));
@@ -89,6 +108,7 @@ hearth_status model_state_create(const model *m, int64_t n_ctx, int64_t n_batch,
     s->pool = n_threads > 1 ? hearth_threadpool_create(n_threads) : NULL;
     if (!s->x || !s->xn || !s->q || !s->k || !s->v || !s->att || !s->tmp || !s->gate || !s->up || !s->logits ||
         !s->rope_g || !s->rope_l || !s->att_scratch || !s->k_cache || !s->v_cache || !s->mm_scratch ||
+        !s->b_seq || !s->b_pos || !s->b_out ||
         (n_threads > 1 && !s->pool)) {
         model_state_free(s);
         return hearth_err(err, err_size, HEARTH_ERR_NOMEM, "out of memory for a context of %lld tokens",
@@ -104,24 +124,34 @@ void model_state_free(model_state *s) {
     free(s->x); free(s->xn); free(s->q); free(s->k); free(s->v); free(s->att); free(s->tmp);
     free(s->gate); free(s->up); free(s->logits); free(s->rope_g); free(s->rope_l); free(s->att_scratch);
     free(s->mm_scratch); free(s->k_cache); free(s->v_cache);
+    free(s->b_seq); free(s->b_pos); free(s->b_out);
     free(s);
 }
 
 int64_t model_state_n_ctx(const model_state *s) { return s->n_ctx; }
 int64_t model_state_n_batch(const model_state *s) { return s->n_batch; }
+int64_t model_state_n_seq(const model_state *s) { return s->n_seq; }
+int64_t model_state_n_out_max(const model_state *s) { return s->n_out_max; }
 size_t  model_state_kv_bytes(const model_state *s) { return s->kv_bytes; }
 hearth_threadpool *model_state_pool(model_state *s) { return s->pool; }
 const float *model_state_hidden(const model_state *s) { return s->xn; }
+
+/* The cache rows of sequence `seq`, layer `il`: (n_ctx, Dkv) F16 values. */
+static uint16_t *kv_layer(const model_state *s, uint16_t *cache, int64_t seq, int64_t il, int64_t Dkv) {
+    return cache + ((size_t)seq * (size_t)s->n_layer + (size_t)il) * (size_t)s->n_ctx * (size_t)Dkv;
+}
 
 /* ---- attention over the cache, split across threads by (token, head) ---------------------- */
 
 typedef struct attn_job {
     const model_hparams *hp;
     model_state         *s;
-    const uint16_t      *kc, *vc; /* this layer's cache: (n_ctx, Dkv) */
-    int64_t              n_tok, pos0, window; /* window 0: full causal */
+    int64_t              il;          /* layer */
+    int64_t              n_tok, window; /* window 0: full causal */
 } attn_job;
 
+/* Token t (of sequence b_seq[t], at position b_pos[t]) attends to positions lo..pos of its
+ * own sequence's cache. */
 static void attn_task(void *arg, int ith, int nth) {
     const attn_job *J = arg;
     const model_hparams *hp = J->hp;
@@ -132,18 +162,20 @@ static void attn_task(void *arg, int ith, int nth) {
     float *q      = scores + s->n_ctx;   /* (hd) */
     for (int64_t item = ith; item < J->n_tok * hp->n_head; item += nth) {
         const int64_t t = item / hp->n_head, h = item % hp->n_head, kvh = h / group;
-        const int64_t pos = J->pos0 + t;
+        const int64_t pos = s->b_pos[t];
         const int64_t lo  = J->window > 0 && pos - J->window + 1 > 0 ? pos - J->window + 1 : 0;
+        const uint16_t *kc = kv_layer(s, s->k_cache, s->b_seq[t], J->il, Dkv);
+        const uint16_t *vc = kv_layer(s, s->v_cache, s->b_seq[t], J->il, Dkv);
         /* As the reference does (K·Q and V·P with F16 caches): Q and the probabilities are
          * rounded to F16 before their dot products. */
         ops_round_f16(s->q + t * Dq + h * hd, q, hd);
         for (int64_t j = lo; j <= pos; j++)
-            scores[j - lo] = ops_dot_f16(q, J->kc + j * Dkv + kvh * hd, hd) * hp->attn_scale;
+            scores[j - lo] = ops_dot_f16(q, kc + j * Dkv + kvh * hd, hd) * hp->attn_scale;
         ops_softmax(scores, pos - lo + 1);
         ops_round_f16(scores, scores, pos - lo + 1);
         float *out = s->att + t * Dq + h * hd;
         memset(out, 0, (size_t)hd * sizeof(float));
-        for (int64_t j = lo; j <= pos; j++) ops_axpy_f16(out, scores[j - lo], J->vc + j * Dkv + kvh * hd, hd);
+        for (int64_t j = lo; j <= pos; j++) ops_axpy_f16(out, scores[j - lo], vc + j * Dkv + kvh * hd, hd);
     }
 }
 
@@ -158,20 +190,22 @@ static void norm_rows(float *y, const float *x, const float *w, int64_t n_tok, i
     for (int64_t t = 0; t < n_tok; t++) ops_rmsnorm(y + t * width, x + t * width, w, width, eps);
 }
 
-hearth_status model_forward(const model *m, model_state *s, const int32_t *tokens, int64_t n, int64_t pos0,
-                            const float **logits, char *err, size_t err_size) {
+/* Appends K and V of tokens [0, n) of this layer to their sequences' caches.  A run of tokens
+ * of one sequence at consecutive positions is converted in one call. */
+static void cache_write(model_state *s, int64_t il, int64_t n, int64_t Dkv) {
+    for (int64_t t0 = 0, t1; t0 < n; t0 = t1) {
+        for (t1 = t0 + 1; t1 < n && s->b_seq[t1] == s->b_seq[t0] && s->b_pos[t1] == s->b_pos[t1 - 1] + 1; t1++) {}
+        const size_t off = (size_t)s->b_pos[t0] * (size_t)Dkv;
+        ops_f32_to_f16(s->k + t0 * Dkv, kv_layer(s, s->k_cache, s->b_seq[t0], il, Dkv) + off, (t1 - t0) * Dkv);
+        ops_f32_to_f16(s->v + t0 * Dkv, kv_layer(s, s->v_cache, s->b_seq[t0], il, Dkv) + off, (t1 - t0) * Dkv);
+    }
+}
+
+/* The pass itself over tokens[0..n) with s->b_seq / s->b_pos filled and s->b_out[0..n_out)
+ * naming the tokens that get logits (all checked by the callers). */
+static void forward_core(const model *m, model_state *s, const int32_t *tokens, int64_t n, int64_t n_out) {
     const model_hparams *hp = &m->hp;
     const model_arch_info *ai = m->info;
-    if (n < 1 || n > s->n_batch)
-        return hearth_err(err, err_size, HEARTH_ERR_ARG, "batch of %lld tokens (limit %lld)", (long long)n,
-                          (long long)s->n_batch);
-    if (pos0 < 0 || pos0 + n > s->n_ctx)
-        return hearth_err(err, err_size, HEARTH_ERR_RANGE, "positions %lld..%lld exceed the context of %lld tokens",
-                          (long long)pos0, (long long)(pos0 + n - 1), (long long)s->n_ctx);
-    for (int64_t t = 0; t < n; t++)
-        if (tokens[t] < 0 || tokens[t] >= hp->n_vocab)
-            return hearth_err(err, err_size, HEARTH_ERR_ARG, "token id %d out of range [0, %lld)", tokens[t],
-                              (long long)hp->n_vocab);
     const int64_t E = hp->n_embd, hd = hp->head_dim_k, Dq = hp->n_head * hd, Dkv = hp->n_head_kv * hd;
     const int64_t F = hp->n_ff;
     hearth_threadpool *pool = s->pool;
@@ -185,13 +219,13 @@ hearth_status model_forward(const model *m, model_state *s, const int32_t *token
         if (ai->embd_scale) ops_scale(s->x + t * E, sqrtf((float)E), E);
     }
 
-    /* 2. rotary tables for these positions: global base, and the sliding-window base */
+    /* 2. rotary tables for each token's position: global base, and the sliding-window base */
     ops_rope rg = { .n_rot = (int)hp->n_rot, .neox = ai->rope_neox, .base = hp->rope_base,
                     .freq_scale = hp->rope_freq_scale, .freq_factors = m->rope_freqs };
     ops_rope rl = { .n_rot = (int)hp->n_rot, .neox = ai->rope_neox, .base = hp->rope_base_swa, .freq_scale = 1.0f };
     for (int64_t t = 0; t < n; t++) {
-        ops_rope_cache(&rg, pos0 + t, s->rope_g + t * hp->n_rot);
-        if (hp->n_swa > 0) ops_rope_cache(&rl, pos0 + t, s->rope_l + t * hp->n_rot);
+        ops_rope_cache(&rg, s->b_pos[t], s->rope_g + t * hp->n_rot);
+        if (hp->n_swa > 0) ops_rope_cache(&rl, s->b_pos[t], s->rope_l + t * hp->n_rot);
     }
 
     for (int64_t il = 0; il < hp->n_layer; il++) {
@@ -217,13 +251,10 @@ hearth_status model_forward(const model *m, model_state *s, const int32_t *token
             ops_rope_apply(r, s->k + t * Dkv, (int)hp->n_head_kv, (int)hd, cs);
         }
 
-        /* 4. append K and V to the cache, then attend over positions 0..pos (window on SWA layers) */
-        uint16_t *kc = s->k_cache + (size_t)il * (size_t)s->n_ctx * (size_t)Dkv;
-        uint16_t *vc = s->v_cache + (size_t)il * (size_t)s->n_ctx * (size_t)Dkv;
-        ops_f32_to_f16(s->k, kc + pos0 * Dkv, n * Dkv);
-        ops_f32_to_f16(s->v, vc + pos0 * Dkv, n * Dkv);
-        attn_job job = { .hp = hp, .s = s, .kc = kc, .vc = vc, .n_tok = n, .pos0 = pos0,
-                         .window = swa ? hp->n_swa : 0 };
+        /* 4. append K and V to the caches, then attend over positions 0..pos of the token's own
+         *    sequence (window on SWA layers) */
+        cache_write(s, il, n, Dkv);
+        attn_job job = { .hp = hp, .s = s, .il = il, .n_tok = n, .window = swa ? hp->n_swa : 0 };
         hearth_threadpool_run(pool, attn_task, &job);
 
         /* 5. output projection, gemma's post-norm, residual */
@@ -242,11 +273,70 @@ hearth_status model_forward(const model *m, model_state *s, const int32_t *token
         ops_add(s->x, s->tmp, n * E);
     }
 
-    /* 7. final norm and output projection: every token, or only the last one */
-    const int64_t first = s->logits_all ? 0 : n - 1, n_out = n - first;
-    norm_rows(s->xn, s->x + first * E, m->out_norm, n_out, E, hp->norm_eps);
+    /* 7. final norm and output projection of the chosen tokens */
+    for (int64_t k = 0; k < n_out; k++)
+        ops_rmsnorm(s->xn + k * E, s->x + s->b_out[k] * E, m->out_norm, E, hp->norm_eps);
     hearth_matmul(pool, &m->output, s->xn, s->logits, n_out, scr);
     if (hp->final_softcap > 0.0f) ops_softcap(s->logits, hp->final_softcap, n_out * hp->n_vocab);
+}
+
+static hearth_status check_tokens(const model *m, const int32_t *tokens, int64_t n, char *err, size_t err_size) {
+    for (int64_t t = 0; t < n; t++)
+        if (tokens[t] < 0 || tokens[t] >= m->hp.n_vocab)
+            return hearth_err(err, err_size, HEARTH_ERR_ARG, "token id %d out of range [0, %lld)", tokens[t],
+                              (long long)m->hp.n_vocab);
+    return HEARTH_OK;
+}
+
+hearth_status model_forward(const model *m, model_state *s, const int32_t *tokens, int64_t n, int64_t pos0,
+                            const float **logits, char *err, size_t err_size) {
+    if (n < 1 || n > s->n_batch)
+        return hearth_err(err, err_size, HEARTH_ERR_ARG, "batch of %lld tokens (limit %lld)", (long long)n,
+                          (long long)s->n_batch);
+    if (pos0 < 0 || pos0 + n > s->n_ctx)
+        return hearth_err(err, err_size, HEARTH_ERR_RANGE, "positions %lld..%lld exceed the context of %lld tokens",
+                          (long long)pos0, (long long)(pos0 + n - 1), (long long)s->n_ctx);
+    hearth_status st = check_tokens(m, tokens, n, err, err_size);
+    if (st != HEARTH_OK) return st;
+    for (int64_t t = 0; t < n; t++) {
+        s->b_seq[t] = 0;
+        s->b_pos[t] = (int32_t)(pos0 + t);
+    }
+    const int64_t first = s->logits_all ? 0 : n - 1, n_out = n - first;
+    for (int64_t k = 0; k < n_out; k++) s->b_out[k] = first + k;
+    forward_core(m, s, tokens, n, n_out);
     *logits = s->logits;
+    return HEARTH_OK;
+}
+
+hearth_status model_forward_batch(const model *m, model_state *s, const model_batch *b, const float **logits,
+                                  int64_t *n_out, char *err, size_t err_size) {
+    const int64_t n = b->n;
+    if (n < 1 || n > s->n_batch)
+        return hearth_err(err, err_size, HEARTH_ERR_ARG, "batch of %lld tokens (limit %lld)", (long long)n,
+                          (long long)s->n_batch);
+    hearth_status st = check_tokens(m, b->tokens, n, err, err_size);
+    if (st != HEARTH_OK) return st;
+    int64_t k = 0;
+    for (int64_t t = 0; t < n; t++) {
+        if (b->seq[t] < 0 || b->seq[t] >= s->n_seq)
+            return hearth_err(err, err_size, HEARTH_ERR_ARG, "sequence %d out of range [0, %lld)", b->seq[t],
+                              (long long)s->n_seq);
+        if (b->pos[t] < 0 || b->pos[t] >= s->n_ctx)
+            return hearth_err(err, err_size, HEARTH_ERR_RANGE, "position %d exceeds the context of %lld tokens",
+                              b->pos[t], (long long)s->n_ctx);
+        if (b->out && b->out[t] && k++ >= s->n_out_max)
+            return hearth_err(err, err_size, HEARTH_ERR_ARG, "more than %lld tokens ask for logits",
+                              (long long)s->n_out_max);
+    }
+    k = 0;
+    for (int64_t t = 0; t < n; t++) {
+        s->b_seq[t] = b->seq[t];
+        s->b_pos[t] = b->pos[t];
+        if (b->out && b->out[t]) s->b_out[k++] = t;
+    }
+    forward_core(m, s, b->tokens, n, k); /* k may be 0: the pass only fills the caches */
+    *logits = s->logits;
+    if (n_out) *n_out = k;
     return HEARTH_OK;
 }

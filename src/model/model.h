@@ -97,25 +97,48 @@ void          model_free(model *m);
 
 /* ---- KV cache and forward pass ---------------------------------------------------------- */
 
-/* Per-context state: the F16 KV cache and every work buffer, sized once for n_ctx / n_batch. */
+/* Per-context state: F16 KV caches for n_seq sequences (n_ctx positions each) and every work
+ * buffer, sized once for n_batch tokens per forward pass.  One thread pool serves all
+ * sequences. */
 typedef struct model_state model_state;
 
-hearth_status model_state_create(const model *m, int64_t n_ctx, int64_t n_batch, bool logits_all,
+hearth_status model_state_create(const model *m, int64_t n_ctx, int64_t n_batch, int64_t n_seq, bool logits_all,
                                  int n_threads, model_state **out, char *err, size_t err_size);
 void          model_state_free(model_state *s);
 int64_t       model_state_n_ctx(const model_state *s);
 int64_t       model_state_n_batch(const model_state *s);
+int64_t       model_state_n_seq(const model_state *s);
+/* Logits rows one forward pass can return: n_batch with logits_all, else max(1, n_seq). */
+int64_t       model_state_n_out_max(const model_state *s);
 size_t        model_state_kv_bytes(const model_state *s);
 hearth_threadpool *model_state_pool(model_state *s);
-/* The output-normed hidden states the last model_forward computed logits from:
- * (logits_all ? n : 1, n_embd), valid until the next call. */
+/* The output-normed hidden states the last forward pass computed logits from, one row per
+ * logits row: (n_out, n_embd), valid until the next call. */
 const float  *model_state_hidden(const model_state *s);
 
-/* Runs n (<= n_batch) tokens at positions pos0..pos0+n-1 (the cache must hold positions
- * 0..pos0-1 from earlier calls; pos0+n <= n_ctx).  Computes logits for every token when
- * the state was created with logits_all (else for the last one only); *logits receives
+/* Runs n (<= n_batch) tokens of sequence 0 at positions pos0..pos0+n-1 (the cache must hold
+ * positions 0..pos0-1 from earlier calls; pos0+n <= n_ctx).  Computes logits for every token
+ * when the state was created with logits_all (else for the last one only); *logits receives
  * (n or 1, n_vocab) floats, valid until the next call.  Token ids are checked. */
 hearth_status model_forward(const model *m, model_state *s, const int32_t *tokens, int64_t n, int64_t pos0,
                             const float **logits, char *err, size_t err_size);
+
+/* A batch over several sequences: token t goes to sequence seq[t] at position pos[t].  Each
+ * token attends to positions 0..pos[t] of its own sequence's cache only; the caller vouches
+ * that positions below pos[t] were written before (by earlier calls or earlier tokens of this
+ * batch).  out[t] nonzero asks for token t's logits; rows come back in batch order. */
+typedef struct model_batch {
+    const int32_t *tokens; /* (n) */
+    const int32_t *seq;    /* (n) in [0, n_seq) */
+    const int32_t *pos;    /* (n) in [0, n_ctx) */
+    const uint8_t *out;    /* (n) */
+    int64_t        n;      /* 1..n_batch */
+} model_batch;
+
+/* Runs a multi-sequence batch: one pass over the weights for all of its tokens.  At most
+ * model_state_n_out_max rows of logits; *n_out receives how many were computed.  Token ids,
+ * sequences, positions and the output count are checked before anything is written. */
+hearth_status model_forward_batch(const model *m, model_state *s, const model_batch *b, const float **logits,
+                                  int64_t *n_out, char *err, size_t err_size);
 
 #endif /* HEARTH_MODEL_H */

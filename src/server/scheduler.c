@@ -25,63 +25,117 @@
 #include <string.h>
 #include <time.h>
 
-/* ---- backend: one hearth_ctx per slot, stepped in turn ---------------------------------- */
+/* ---- backend: one multi-sequence hearth_ctx, one forward pass per step ------------------- */
 
+/* Slot i is KV-cache sequence i of one context: the slots share its thread pool and work
+ * buffers, and a step's tokens of every slot go through the model in one pass (the weights
+ * are read once per step, not once per slot). */
 struct sched_backend {
-    hearth_ctx **ctx;
-    int          n;
-    int32_t      n_ctx;
+    hearth_ctx         *ctx;
+    int                 n;
+    int32_t             n_ctx, n_batch, n_vocab;
+    hearth_batch_token *batch;  /* (n_batch) */
+    float              *lbuf;   /* (n, n_vocab) logits kept when a step needs several passes */
 };
+
+/* Tokens per pass: a full prompt chunk beside every slot's decode token, and at least 512 so
+ * that prompts arriving together are prefilled in one pass. */
+#define SCHED_CHUNK 128
 
 hearth_status sched_backend_create(hearth_model *hm, int n_slots, int n_ctx, int n_threads, sched_backend **out,
                                    char *err, size_t err_size) {
     *out = NULL;
     sched_backend *be = hearth_calloc(1, sizeof *be);
-    if (!be || !(be->ctx = hearth_calloc((size_t)n_slots, sizeof *be->ctx))) {
-        free(be);
-        return hearth_err(err, err_size, HEARTH_ERR_NOMEM, "out of memory");
-    }
+    if (!be) return hearth_err(err, err_size, HEARTH_ERR_NOMEM, "out of memory");
     be->n = n_slots;
     hearth_ctx_params p;
     hearth_ctx_params_default(&p);
     p.n_ctx = n_ctx;
     p.n_threads = n_threads;
-    for (int i = 0; i < n_slots; i++) {
-        hearth_status st = hearth_ctx_create(hm, &p, &be->ctx[i], err, err_size);
-        if (st != HEARTH_OK) {
-            sched_backend_free(be);
-            return st;
-        }
+    p.n_seq = n_slots;
+    p.n_batch = HEARTH_MAX(512, n_slots + SCHED_CHUNK);
+    hearth_status st = hearth_ctx_create(hm, &p, &be->ctx, err, err_size);
+    if (st != HEARTH_OK) {
+        free(be);
+        return st;
     }
-    be->n_ctx = hearth_ctx_n_ctx(be->ctx[0]);
+    be->n_ctx = hearth_ctx_n_ctx(be->ctx);
+    be->n_batch = hearth_ctx_n_batch(be->ctx);
+    be->n_vocab = hearth_model_n_vocab(hm);
+    be->batch = hearth_malloc_array((size_t)be->n_batch, sizeof *be->batch);
+    be->lbuf = hearth_malloc_array((size_t)n_slots * (size_t)be->n_vocab, sizeof *be->lbuf);
+    if (!be->batch || !be->lbuf) {
+        sched_backend_free(be);
+        return hearth_err(err, err_size, HEARTH_ERR_NOMEM, "out of memory");
+    }
     *out = be;
     return HEARTH_OK;
 }
 
 void sched_backend_free(sched_backend *be) {
     if (!be) return;
-    for (int i = 0; i < be->n; i++) hearth_ctx_free(be->ctx[i]);
-    free(be->ctx);
+    hearth_ctx_free(be->ctx);
+    free(be->batch);
+    free(be->lbuf);
     free(be);
 }
 
 int32_t sched_backend_n_ctx(const sched_backend *be) { return be->n_ctx; }
-int32_t sched_backend_n_past(const sched_backend *be, int slot) { return hearth_ctx_n_past(be->ctx[slot]); }
+int32_t sched_backend_n_batch(const sched_backend *be) { return be->n_batch; }
+int32_t sched_backend_n_past(const sched_backend *be, int slot) { return hearth_seq_n_past(be->ctx, slot); }
 
 int32_t sched_backend_keep(sched_backend *be, int slot, int32_t n_keep) {
-    hearth_ctx *c = be->ctx[slot];
-    int32_t n_past = hearth_ctx_n_past(c);
-    if (n_keep >= n_past) return n_past;
-    if (n_keep < 0) n_keep = 0;
-    return hearth_ctx_truncate(c, n_keep);
+    return hearth_seq_truncate(be->ctx, slot, n_keep);
 }
 
+/* One pass over items[0..n): each item's tokens continue its slot's sequence; the last token
+ * of each gets logits.  keep: copy the logits out (another pass follows in this step). */
+static hearth_status backend_pass(sched_backend *be, sched_item *items, int n, bool keep, char *err,
+                                  size_t err_size) {
+    int32_t nb = 0;
+    for (int i = 0; i < n; i++) {
+        const sched_item *it = &items[i];
+        int32_t pos = hearth_seq_n_past(be->ctx, it->slot);
+        for (int32_t k = 0; k < it->n_tokens; k++)
+            be->batch[nb++] = (hearth_batch_token){ it->tokens[k], it->slot, pos + k, k == it->n_tokens - 1 };
+    }
+    const float *lg = NULL;
+    hearth_status st = hearth_decode_batch(be->ctx, be->batch, nb, &lg, NULL, err, err_size);
+    for (int i = 0; i < n; i++) {
+        sched_item *it = &items[i];
+        it->st = st;
+        it->logits = NULL;
+        if (st != HEARTH_OK) continue;
+        const float *row = lg + (size_t)i * (size_t)be->n_vocab;
+        if (keep) {
+            float *dst = be->lbuf + (size_t)it->slot * (size_t)be->n_vocab;
+            memcpy(dst, row, (size_t)be->n_vocab * sizeof *dst);
+            row = dst;
+        }
+        it->logits = row;
+    }
+    return st;
+}
+
+/* Runs every item of a step in as few passes as n_batch allows (one, as the scheduler sizes
+ * its steps).  An item never spans passes.  When a pass fails, its items are retried one by
+ * one so that one bad item cannot fail the others. */
 void sched_backend_decode(sched_backend *be, sched_item *items, int n_items) {
     char err[256];
-    for (int i = 0; i < n_items; i++) {
-        sched_item *it = &items[i];
-        it->logits = NULL;
-        it->st = hearth_decode(be->ctx[it->slot], it->tokens, it->n_tokens, &it->logits, err, sizeof err);
+    int32_t total = 0;
+    for (int i = 0; i < n_items; i++) total += items[i].n_tokens;
+    const bool several = total > be->n_batch;
+    for (int i0 = 0, i1; i0 < n_items; i0 = i1) {
+        int32_t nb = 0;
+        for (i1 = i0; i1 < n_items && (i1 == i0 || nb + items[i1].n_tokens <= be->n_batch); i1++)
+            nb += items[i1].n_tokens;
+        if (nb > be->n_batch) { /* a single item larger than a pass: refused */
+            items[i0].st = HEARTH_ERR_ARG;
+            items[i0].logits = NULL;
+            continue;
+        }
+        if (backend_pass(be, items + i0, i1 - i0, several, err, sizeof err) != HEARTH_OK && i1 - i0 > 1)
+            for (int i = i0; i < i1; i++) backend_pass(be, items + i, 1, several, err, sizeof err);
     }
 }
 
@@ -469,9 +523,11 @@ static void *sched_main(void *arg) {
     sched *s = arg;
     bool *fresh = hearth_calloc((size_t)s->n_slots, sizeof *fresh);
     int  *map = hearth_calloc((size_t)s->n_slots, sizeof *map);
-    if (!fresh || !map) {
+    int  *order = hearth_calloc((size_t)s->n_slots, sizeof *order);
+    if (!fresh || !map || !order) {
         free(fresh);
         free(map);
+        free(order);
         return NULL;
     }
     for (;;) {
@@ -501,28 +557,30 @@ static void *sched_main(void *arg) {
         }
         for (int i = 0; i < s->n_slots; i++) fresh[i] = false;
 
-        /* one batch: every decoding slot's next token, plus prompt chunks within a budget
-         * (unlimited while nothing is decoding: no stream is waiting) */
+        /* one batch: every decoding slot's next token, plus prompt tokens within a budget, oldest
+         * admission first: one chunk in all while streams are decoding (they wait for this step),
+         * a whole pass while nothing decodes (prompts that arrive together share one pass) */
         int n_items = 0;
-        int32_t budget = any_decoding ? s->chunk : INT32_MAX;
-        for (int pass = 0; pass < 2; pass++) {
-            for (int i = 0; i < s->n_slots; i++) {
-                slot *sl = &s->slots[i];
-                if (!sl->job || sl->prefill != (pass == 1)) continue;
-                sched_item *it = &s->items[n_items];
-                it->slot = i;
-                if (!sl->prefill) {
-                    it->tokens = &sl->last;
-                    it->n_tokens = 1;
-                } else {
-                    if (budget <= 0) continue;
-                    int32_t n = HEARTH_MIN(HEARTH_MIN(s->chunk, budget), sl->job->n_prompt - sl->n_done);
-                    budget -= n;
-                    it->tokens = sl->job->prompt + sl->n_done;
-                    it->n_tokens = n;
-                }
-                map[n_items++] = i;
-            }
+        for (int i = 0; i < s->n_slots; i++) {
+            slot *sl = &s->slots[i];
+            if (!sl->job || sl->prefill) continue;
+            s->items[n_items] = (sched_item){ .slot = i, .tokens = &sl->last, .n_tokens = 1 };
+            map[n_items++] = i;
+        }
+        int n_pre = 0;
+        for (int i = 0; i < s->n_slots; i++) {
+            if (!s->slots[i].job || !s->slots[i].prefill) continue;
+            int k = n_pre++;
+            for (; k > 0 && s->slots[order[k - 1]].order > s->slots[i].order; k--) order[k] = order[k - 1];
+            order[k] = i;
+        }
+        int32_t budget = any_decoding ? s->chunk : sched_backend_n_batch(s->be) - n_items;
+        for (int k = 0; k < n_pre && budget > 0; k++) {
+            slot *sl = &s->slots[order[k]];
+            int32_t n = HEARTH_MIN(budget, sl->job->n_prompt - sl->n_done);
+            budget -= n;
+            s->items[n_items] = (sched_item){ .slot = order[k], .tokens = sl->job->prompt + sl->n_done, .n_tokens = n };
+            map[n_items++] = order[k];
         }
         if (n_items == 0) continue;
         sched_backend_decode(s->be, s->items, n_items);
@@ -570,6 +628,7 @@ static void *sched_main(void *arg) {
     pthread_mutex_unlock(&s->mu);
     free(fresh);
     free(map);
+    free(order);
     return NULL;
 }
 
@@ -583,7 +642,7 @@ hearth_status sched_create(const srv_model *m, sched_backend *be, int n_slots, i
     s->n_slots = n_slots;
     s->max_queue = max_queue;
     s->n_ctx = sched_backend_n_ctx(be);
-    s->chunk = 128;
+    s->chunk = SCHED_CHUNK;
     s->slots = hearth_calloc((size_t)n_slots, sizeof *s->slots);
     s->items = hearth_calloc((size_t)n_slots, sizeof *s->items);
     if (!s->slots || !s->items) goto nomem;

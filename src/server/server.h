@@ -144,9 +144,9 @@ typedef struct sched_out {
 
 void sched_out_free(sched_out *o);
 
-/* A batched-decode backend: one call runs every item (one slot each) through the model.
- * Today one hearth_ctx per slot stepped in turn; a true multi-sequence forward pass can
- * replace it without touching anything above. */
+/* A batched-decode backend: one call runs every item (one slot each) through the model in
+ * one forward pass over a multi-sequence hearth_ctx (slot i is KV-cache sequence i), so the
+ * weights are read once per step whatever the number of slots. */
 typedef struct sched_item {
     int            slot;
     const int32_t *tokens;
@@ -160,10 +160,12 @@ hearth_status sched_backend_create(hearth_model *hm, int n_slots, int n_ctx, int
                                    char *err, size_t err_size);
 void          sched_backend_free(sched_backend *be);
 int32_t       sched_backend_n_ctx(const sched_backend *be);
+int32_t       sched_backend_n_batch(const sched_backend *be); /* tokens one pass can carry */
 int32_t       sched_backend_n_past(const sched_backend *be, int slot);
 /* Keeps the first n_keep cached tokens of a slot; returns how many are kept (may be fewer). */
 int32_t       sched_backend_keep(sched_backend *be, int slot, int32_t n_keep);
-/* Runs every item; each gets its own status. */
+/* Runs every item (tokens continuing its slot's cache; logits of its last token); each gets
+ * its own status.  Logits stay valid until the next call. */
 void          sched_backend_decode(sched_backend *be, sched_item *items, int n_items);
 
 /* Creates the scheduler and starts its thread.  The backend and model are borrowed. */
