@@ -90,35 +90,44 @@ double fit_probe_matmul(hearth_threadpool *pool, hearth_type type, int64_t cols,
     return rate;
 }
 
-/* The fixed cost of one thread-pool job: a run of matmuls of FIT_PROBE_CALL_BYTES each (a
- * small layer's matrix, each from a different place in memory as in a forward pass), timed
- * for `seconds` (long enough to sample how the scheduler treats the threads: on a busy
- * machine a worker that was preempted holds up every job), less their weight time at the
- * measured rate `q8_rate`.  Seconds per job, at least 0.1 us. */
-static double probe_calls(hearth_threadpool *pool, const uint8_t *buf, size_t buf_bytes, double q8_rate,
-                          double seconds) {
+/* The fixed cost of one thread-pool job: runs of matmuls of PROBE_CALL_BYTES each (a small
+ * layer's matrix, each from a different place in memory as in a forward pass).  On a busy
+ * machine a preempted worker holds up every job, so the runs are spread over the whole probe
+ * (slices between the other measurements) to sample how the scheduler treats the threads
+ * rather than one quiet or busy moment.  The slices add up calls and time in *acc. */
+typedef struct call_acc {
+    double  t;
+    int64_t calls;
+} call_acc;
+
+static void probe_calls_slice(hearth_threadpool *pool, const uint8_t *buf, size_t buf_bytes, double seconds,
+                              call_acc *acc) {
     const int64_t cols = 1024;
     const size_t row = hearth_type_row_size(HEARTH_TYPE_Q8_0, cols);
     const int64_t rows = PROBE_CALL_BYTES / (int64_t)row;
     const size_t mat = (size_t)rows * row, n_mat = buf_bytes / mat;
-    float *x = hearth_malloc_array((size_t)(cols + rows), sizeof *x);
-    void *scratch = malloc(hearth_type_row_size(HEARTH_TYPE_Q8_0, cols));
-    double per = 0;
-    if (x && scratch && n_mat > 0 && q8_rate > 0) {
-        for (int64_t i = 0; i < cols; i++) x[i] = (float)(i % 31) * 0.03f - 0.4f;
-        int64_t calls = 0;
-        double t0 = hearth_time_s(), dt;
-        do {
-            hearth_mat W = { .type = HEARTH_TYPE_Q8_0, .rows = rows, .cols = cols, .row_bytes = row,
-                             .data = buf + (size_t)(calls % (int64_t)n_mat) * mat };
-            hearth_matmul(pool, &W, x, x + cols, 1, scratch);
-            calls++;
-            dt = hearth_time_s() - t0;
-        } while (dt < seconds);
-        per = dt / (double)calls - (double)mat / q8_rate;
-    }
-    free(x);
-    free(scratch);
+    float x[1024 + PROBE_CALL_BYTES / 1024];
+    uint8_t scratch[1024 + 64];
+    if (n_mat == 0 || hearth_type_row_size(HEARTH_TYPE_Q8_0, cols) > sizeof scratch ||
+        (size_t)(cols + rows) > HEARTH_ARRAY_LEN(x))
+        return;
+    for (int64_t i = 0; i < cols; i++) x[i] = (float)(i % 31) * 0.03f - 0.4f;
+    double t0 = hearth_time_s(), dt;
+    do {
+        hearth_mat W = { .type = HEARTH_TYPE_Q8_0, .rows = rows, .cols = cols, .row_bytes = row,
+                         .data = buf + (size_t)(acc->calls % (int64_t)n_mat) * mat };
+        hearth_matmul(pool, &W, x, x + cols, 1, scratch);
+        acc->calls++;
+        dt = hearth_time_s() - t0;
+    } while (dt < seconds);
+    acc->t += dt;
+}
+
+/* Seconds per job beyond its weight time at the measured rate `q8_rate`; at least 0.1 us. */
+static double probe_calls_result(const call_acc *acc, double q8_rate) {
+    const size_t row = hearth_type_row_size(HEARTH_TYPE_Q8_0, 1024);
+    const double mat = (double)(PROBE_CALL_BYTES / (int64_t)row) * (double)row;
+    double per = acc->calls > 0 && q8_rate > 0 ? acc->t / (double)acc->calls - mat / q8_rate : 0;
     return per > 1e-7 ? per : 1e-7;
 }
 
@@ -213,8 +222,11 @@ hearth_status fit_rates_probe(fit_rates *r, int32_t threads, char *err, size_t e
         return hearth_err(err, err_size, HEARTH_ERR_NOMEM, "fit: no memory for the kernel probe");
     }
     probe_fill(buf, PROBE_GEMV_BYTES, 0x9E3779B97F4A7C15ull);
+    call_acc calls = { 0 };
+    probe_calls_slice(pool, buf, PROBE_GEMV_BYTES, PROBE_CALLS_S / 4, &calls);
     for (int t = 0; t < HEARTH_TYPE_COUNT; t++) {
         if (!fit_probe_type_supported((hearth_type)t)) continue;
+        probe_calls_slice(pool, buf, PROBE_GEMV_BYTES, PROBE_CALLS_S * 3 / 4 / 13, &calls);
         r->gemv[t] = fit_probe_matmul(pool, (hearth_type)t, PROBE_COLS, buf, PROBE_GEMV_BYTES, 1, PROBE_GEMV_S);
         /* prefill: FIT_PROBE_BATCH tokens against a matrix that stays in L2, from a
          * different part of the buffer each type so it starts cold as in the model */
@@ -222,7 +234,7 @@ hearth_status fit_rates_probe(fit_rates *r, int32_t threads, char *err, size_t e
         r->gemm[t] = fit_probe_matmul(pool, (hearth_type)t, PROBE_COLS, buf + off, PROBE_GEMM_BYTES, FIT_PROBE_BATCH,
                                       PROBE_GEMM_S);
     }
-    r->call_s = probe_calls(pool, buf, PROBE_GEMV_BYTES, r->gemv[HEARTH_TYPE_Q8_0], PROBE_CALLS_S);
+    r->call_s = probe_calls_result(&calls, r->gemv[HEARTH_TYPE_Q8_0]);
     r->attn = probe_attention(pool, threads, buf, PROBE_GEMV_BYTES, 0.040);
     r->vec  = probe_vector(0.010);
     free(buf);
