@@ -144,7 +144,7 @@ double fit_probe_matmul(hearth_threadpool *pool, hearth_type type, int64_t cols,
 hearth_status fit_rates_probe(fit_rates *r, int32_t threads, char *err, size_t err_size);
 
 /* The rates of this build on this machine from `cache_dir`/kernels-*.json (the key holds the
- * host, CPU, thread count, library version, kernel table and the running binary's identity,
+ * host name, thread count, library version, kernel table and the running binary's identity,
  * so a rebuilt engine is measured again), probing and caching them when absent or `reprobe`.
  * cache_dir may be NULL (always probes). */
 hearth_status fit_rates_get(fit_rates *r, int32_t threads, const char *cache_dir, bool reprobe, char *err,

@@ -222,14 +222,17 @@ hearth_status fit_rates_probe(fit_rates *r, int32_t threads, char *err, size_t e
         return hearth_err(err, err_size, HEARTH_ERR_NOMEM, "fit: no memory for the kernel probe");
     }
     probe_fill(buf, PROBE_GEMV_BYTES, 0x9E3779B97F4A7C15ull);
+    int n_types = 0;
+    for (int t = 0; t < HEARTH_TYPE_COUNT; t++) n_types += fit_probe_type_supported((hearth_type)t);
     call_acc calls = { 0 };
     probe_calls_slice(pool, buf, PROBE_GEMV_BYTES, PROBE_CALLS_S / 4, &calls);
     for (int t = 0; t < HEARTH_TYPE_COUNT; t++) {
         if (!fit_probe_type_supported((hearth_type)t)) continue;
-        probe_calls_slice(pool, buf, PROBE_GEMV_BYTES, PROBE_CALLS_S * 3 / 4 / 13, &calls);
+        probe_calls_slice(pool, buf, PROBE_GEMV_BYTES, PROBE_CALLS_S * 3 / 4 / HEARTH_MAX(1, n_types), &calls);
         r->gemv[t] = fit_probe_matmul(pool, (hearth_type)t, PROBE_COLS, buf, PROBE_GEMV_BYTES, 1, PROBE_GEMV_S);
-        /* prefill: FIT_PROBE_BATCH tokens against a matrix that stays in L2, from a
-         * different part of the buffer each type so it starts cold as in the model */
+        /* prefill: FIT_PROBE_BATCH tokens against a 1 MiB matrix (each weight tile is used
+         * for every token, so it runs from the caches), a different part of the buffer for
+         * each type so that it starts cold as in a model */
         size_t off = (size_t)t * PROBE_GEMM_BYTES % (PROBE_GEMV_BYTES - PROBE_GEMM_BYTES);
         r->gemm[t] = fit_probe_matmul(pool, (hearth_type)t, PROBE_COLS, buf + off, PROBE_GEMM_BYTES, FIT_PROBE_BATCH,
                                       PROBE_GEMM_S);

@@ -97,7 +97,8 @@ def synthetic_1b(qtype):
         raw = rng.integers(0, 256, size=(nb, bb), dtype=np.uint8)
         for off in scales:
             raw[:, off:off + 2] = np.frombuffer(np.float16(0.002).tobytes(), dtype=np.uint8)
-        w.add_tensor(name, raw.reshape(rows, cols // be * bb), raw_shape=(rows, cols), raw_dtype=t)
+        # the raw array's shape is in bytes; the writer derives the element shape from it
+        w.add_tensor(name, raw.reshape(rows, cols // be * bb), raw_dtype=t)
 
     tmp = path + ".tmp"
     w = gguf.GGUFWriter(tmp, "llama")
