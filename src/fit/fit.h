@@ -135,8 +135,8 @@ typedef struct fit_rates {
 bool fit_probe_type_supported(hearth_type type);
 
 /* Times hearth_matmul of `n_tok` tokens against the matrix of `type` with `cols` columns
- * laid over `w` (as many whole rows as fit in w_bytes) for about `seconds` after one untimed
- * call; returns weight bytes x tokens per second, 0 when the type is unsupported. */
+ * laid over `w` (as many whole rows as fit in w_bytes; touched before) for about `seconds`,
+ * at least one call; returns weight bytes x tokens per second, 0 when the type is unsupported. */
 double fit_probe_matmul(hearth_threadpool *pool, hearth_type type, int64_t cols, const void *w, size_t w_bytes,
                         int64_t n_tok, double seconds);
 

@@ -73,8 +73,8 @@ double fit_probe_matmul(hearth_threadpool *pool, hearth_type type, int64_t cols,
     double rate = 0;
     if (x && y && scratch && ss != SIZE_MAX) {
         for (int64_t i = 0; i < n_tok * cols; i++) x[i] = (float)((i * 7919) % 1000) * 1e-3f - 0.5f;
-        /* the first call pays for page faults and wakes the pool: not timed */
-        hearth_matmul(pool, &W, x, y, n_tok, scratch);
+        /* no untimed warm-up call: the probe's buffer is faulted in when it is filled, and
+         * on a busy machine a call of a large matrix is long */
         double t0 = hearth_time_s(), dt;
         int64_t calls = 0;
         do {

@@ -283,7 +283,8 @@ static void test_probe(void) {
     CHECKF(fit_rates_get(&a, 1, dir, false, err, sizeof err) == HEARTH_OK, "%s", err);
     CHECK(a.valid && a.threads == 1 && a.gemv[HEARTH_TYPE_Q8_0] > 0 && a.gemm[HEARTH_TYPE_Q4_K] > 0);
     CHECK(a.call_s > 0 && a.attn > 0 && a.vec > 0 && a.gemv[HEARTH_TYPE_Q8_K] == 0);
-    CHECKF(a.probe_s < 3.0, "probe took %.2f s", a.probe_s);
+    /* about 1.5 s; the bound only catches a probe that runs away on a busy machine */
+    CHECKF(a.probe_s < 10.0, "probe took %.2f s", a.probe_s);
     CHECK(fit_rates_get(&b, 1, dir, false, err, sizeof err) == HEARTH_OK);
     CHECK(b.valid && b.gemv[HEARTH_TYPE_Q8_0] == a.gemv[HEARTH_TYPE_Q8_0] && b.measured_at == a.measured_at);
     char cmd[128];
