@@ -148,6 +148,35 @@ static hearth_vec_dot4_fn vec_dot4_of(int isa, hearth_type type) {
     return NULL;
 }
 
+static hearth_gemm_fn gemm_of(int isa, hearth_type type) {
+#ifdef HEARTH_HAVE_AVX2_KERNELS
+    if (isa == ISA_AVX2) {
+        switch (type) {
+        case HEARTH_TYPE_Q4_0: return hearth_avx2_gemm_q4_0;
+        case HEARTH_TYPE_Q4_1: return hearth_avx2_gemm_q4_1;
+        case HEARTH_TYPE_Q5_0: return hearth_avx2_gemm_q5_0;
+        case HEARTH_TYPE_Q5_1: return hearth_avx2_gemm_q5_1;
+        case HEARTH_TYPE_Q8_0: return hearth_avx2_gemm_q8_0;
+        default: return NULL;
+        }
+    }
+#endif
+    (void)isa;
+    (void)type;
+    return NULL;
+}
+
+hearth_gemm_fn hearth_kernels_gemm(hearth_type type) {
+    pthread_once(&tables_once, tables_init);
+    return gemm_of(active_isa, type);
+}
+
+hearth_gemm_fn hearth_kernels_gemm_isa(const char *isa, hearth_type type) {
+    for (int i = 0; i < ISA_COUNT; i++)
+        if (!strcmp(isa, isa_names[i])) return gemm_of(i, type);
+    return NULL;
+}
+
 hearth_vec_dot4_fn hearth_kernels_vec_dot4(hearth_type type) {
     pthread_once(&tables_once, tables_init);
     return vec_dot4_of(active_isa, type);

@@ -82,6 +82,28 @@ void hearth_avx2_vec_dot4_q4_0(int64_t n, float *s, size_t s_stride, const void 
 void hearth_avx2_vec_dot4_q8_0(int64_t n, float *s, size_t s_stride, const void *w, const void *a, size_t a_stride);
 void hearth_avx2_vec_dot4_q4_K(int64_t n, float *s, size_t s_stride, const void *w, const void *a, size_t a_stride);
 
+/* A tile of weight rows times activation rows (prefill and decode): for r < nr, c < nc,
+ * s[c * s_stride + r] = dot(weight row r, activation row c), weight rows w_stride bytes apart,
+ * activation rows (in vec_dot_type) a_stride bytes apart.  Any nr, nc >= 1.  Every (r, c)
+ * gets the same bits as the type's vec_dot of the same ISA. */
+typedef void (*hearth_gemm_fn)(int64_t n, float *s, size_t s_stride, const void *w, size_t w_stride, int64_t nr,
+                               const void *a, size_t a_stride, int64_t nc);
+void hearth_avx2_gemm_q4_0(int64_t n, float *s, size_t s_stride, const void *w, size_t w_stride, int64_t nr,
+                           const void *a, size_t a_stride, int64_t nc);
+void hearth_avx2_gemm_q4_1(int64_t n, float *s, size_t s_stride, const void *w, size_t w_stride, int64_t nr,
+                           const void *a, size_t a_stride, int64_t nc);
+void hearth_avx2_gemm_q5_0(int64_t n, float *s, size_t s_stride, const void *w, size_t w_stride, int64_t nr,
+                           const void *a, size_t a_stride, int64_t nc);
+void hearth_avx2_gemm_q5_1(int64_t n, float *s, size_t s_stride, const void *w, size_t w_stride, int64_t nr,
+                           const void *a, size_t a_stride, int64_t nc);
+void hearth_avx2_gemm_q8_0(int64_t n, float *s, size_t s_stride, const void *w, size_t w_stride, int64_t nr,
+                           const void *a, size_t a_stride, int64_t nc);
+
+/* The tile kernel of a type in the active table or of a named ISA (NULL: none; use vec_dot4
+ * or vec_dot). */
+hearth_gemm_fn hearth_kernels_gemm(hearth_type type);
+hearth_gemm_fn hearth_kernels_gemm_isa(const char *isa, hearth_type type);
+
 /* The 4-row kernel of a type in the active table (NULL: use vec_dot row by row), or of a
  * named ISA. */
 hearth_vec_dot4_fn hearth_kernels_vec_dot4(hearth_type type);

@@ -26,6 +26,7 @@ typedef struct mm_job {
     hearth_from_float_fn from_float;
     hearth_vec_dot_fn    vec_dot;
     hearth_vec_dot4_fn   vec_dot4;  /* NULL: no multi-row kernel for this type/ISA */
+    hearth_gemm_fn       gemm;      /* NULL: no tile kernel (then vec_dot4 / vec_dot) */
     int64_t              chunk_rows;
     atomic_llong         next_chunk;
 } mm_job;
@@ -52,6 +53,11 @@ static void mm_dot_task(void *arg, int ith, int nth) {
         for (int64_t rb = r0; rb < r1; rb += MM_TILE_ROWS) {
             const int64_t re = HEARTH_MIN(r1, rb + MM_TILE_ROWS);
             int64_t t = 0;
+            if (j->gemm) {
+                j->gemm(cols, j->Y + rb, (size_t)rows, wd + (size_t)rb * W->row_bytes, W->row_bytes, re - rb, j->A,
+                        j->a_row, j->n_tok);
+                continue;
+            }
             if (j->vec_dot4)
                 for (; t + 4 <= j->n_tok; t += 4) {
                     const uint8_t *a = j->A + (size_t)t * j->a_row;
@@ -91,6 +97,7 @@ void hearth_matmul(hearth_threadpool *pool, const hearth_mat *W, const float *X,
         .a_row = hearth_type_row_size(k->vec_dot_type, W->cols),
         .from_float = ak->from_float, .vec_dot = k->vec_dot,
         .vec_dot4 = n_tok >= 4 ? hearth_kernels_vec_dot4(W->type) : NULL,
+        .gemm = hearth_kernels_gemm(W->type),
     };
     HEARTH_ASSERT(j.a_row > 0);
     if (k->vec_dot_type == HEARTH_TYPE_F32) {

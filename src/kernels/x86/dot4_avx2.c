@@ -1,45 +1,10 @@
-/* dot4_avx2.c — one weight row against four activation rows at once (prefill): each weight
+/* dot4_avx2.c — one Q4_K weight row against four activation rows at once (prefill): each weight
  * block is loaded and unpacked once and used four times.  The arithmetic per row is exactly
  * that of the single-row kernel of the same type, so prefill and decode give the same bits. */
 #include "kernels/kernels_impl.h"
 #include "kernels/x86/avx2_util.h"
 
 #define ACT(T, k, i) ((const T *)((const uint8_t *)a + (size_t)(k) * a_stride) + (i))
-
-void hearth_avx2_vec_dot4_q4_0(int64_t n, float *s, size_t s_stride, const void *w, const void *a, size_t a_stride) {
-    const block_q4_0 *x   = w;
-    const int64_t     nb  = n / HEARTH_QK8_0;
-    const __m256i     off = _mm256_set1_epi8(8);
-    __m256            acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
-    for (int64_t i = 0; i < nb; i++) {
-        const __m256i q  = _mm256_sub_epi8(avx2_nibbles32(x[i].qs), off);
-        const __m256i aq = _mm256_sign_epi8(q, q);
-        const float   dx = avx2_half(x[i].d);
-        for (int k = 0; k < 4; k++) {
-            const block_q8_0 *yb = ACT(block_q8_0, k, i);
-            const __m256i     p  = avx2_dot_us8(aq, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)yb->qs), q));
-            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dx * avx2_half(yb->d)), _mm256_cvtepi32_ps(p), acc[k]);
-        }
-    }
-    for (int k = 0; k < 4; k++) s[k * s_stride] = avx2_hsum_ps(acc[k]);
-}
-
-void hearth_avx2_vec_dot4_q8_0(int64_t n, float *s, size_t s_stride, const void *w, const void *a, size_t a_stride) {
-    const block_q8_0 *x  = w;
-    const int64_t     nb = n / HEARTH_QK8_0;
-    __m256            acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
-    for (int64_t i = 0; i < nb; i++) {
-        const __m256i q  = _mm256_loadu_si256((const __m256i *)x[i].qs);
-        const __m256i aq = _mm256_sign_epi8(q, q);
-        const float   dx = avx2_half(x[i].d);
-        for (int k = 0; k < 4; k++) {
-            const block_q8_0 *yb = ACT(block_q8_0, k, i);
-            const __m256i     p  = avx2_dot_us8(aq, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)yb->qs), q));
-            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dx * avx2_half(yb->d)), _mm256_cvtepi32_ps(p), acc[k]);
-        }
-    }
-    for (int k = 0; k < 4; k++) s[k * s_stride] = avx2_hsum_ps(acc[k]);
-}
 
 static inline int bsums_dot16(const int16_t *bsums, const int8_t *c) {
     const __m256i b = _mm256_loadu_si256((const __m256i *)bsums);

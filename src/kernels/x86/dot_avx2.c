@@ -1,6 +1,5 @@
-/* dot_avx2.c — AVX2+FMA dot products for the float types and the 32-element block types
- * (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0).  Integer products per block are exact, so results differ
- * from the scalar reference only in the order the per-block floats are summed. */
+/* dot_avx2.c — AVX2+FMA dot products for the float types (F32, F16, BF16): results differ from
+ * the scalar reference only in the order the products are summed. */
 #include "kernels/kernels_impl.h"
 #include "kernels/x86/avx2_util.h"
 
@@ -48,73 +47,5 @@ void hearth_avx2_vec_dot_bf16(int64_t n, float *s, const void *w, const void *a)
     *s = sum;
 }
 
-void hearth_avx2_vec_dot_q4_0(int64_t n, float *s, const void *w, const void *a) {
-    const block_q4_0 *x   = w;
-    const block_q8_0 *y   = a;
-    const int64_t     nb  = n / HEARTH_QK8_0;
-    const __m256i     off = _mm256_set1_epi8(8);
-    __m256            acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nb; i++) {
-        const __m256i q = _mm256_sub_epi8(avx2_nibbles32(x[i].qs), off);
-        const __m256i p = avx2_dot_s8(q, _mm256_loadu_si256((const __m256i *)y[i].qs));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(avx2_half(x[i].d) * avx2_half(y[i].d)), _mm256_cvtepi32_ps(p), acc);
-    }
-    *s = avx2_hsum_ps(acc);
-}
-
-void hearth_avx2_vec_dot_q4_1(int64_t n, float *s, const void *w, const void *a) {
-    const block_q4_1 *x  = w;
-    const block_q8_1 *y  = a;
-    const int64_t     nb = n / HEARTH_QK8_1;
-    __m256            acc = _mm256_setzero_ps();
-    float             summs = 0;
-    for (int64_t i = 0; i < nb; i++) {
-        const __m256i p = avx2_dot_us8(avx2_nibbles32(x[i].qs), _mm256_loadu_si256((const __m256i *)y[i].qs));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(avx2_half(x[i].d) * avx2_half(y[i].d)), _mm256_cvtepi32_ps(p), acc);
-        summs += avx2_half(x[i].m) * avx2_half(y[i].s);
-    }
-    *s = avx2_hsum_ps(acc) + summs;
-}
-
-void hearth_avx2_vec_dot_q5_0(int64_t n, float *s, const void *w, const void *a) {
-    const block_q5_0 *x  = w;
-    const block_q8_0 *y  = a;
-    const int64_t     nb = n / HEARTH_QK8_0;
-    __m256            acc = _mm256_setzero_ps();
-    const __m256i     hi  = _mm256_set1_epi8((char)0xF0);
-    for (int64_t i = 0; i < nb; i++) {
-        /* q - 16 as int8: the nibble with 0xF0 or'ed in where the fifth bit is clear */
-        const __m256i q = _mm256_or_si256(avx2_nibbles32(x[i].qs), _mm256_andnot_si256(avx2_bits32(x[i].qh), hi));
-        const __m256i p = avx2_dot_s8(q, _mm256_loadu_si256((const __m256i *)y[i].qs));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(avx2_half(x[i].d) * avx2_half(y[i].d)), _mm256_cvtepi32_ps(p), acc);
-    }
-    *s = avx2_hsum_ps(acc);
-}
-
-void hearth_avx2_vec_dot_q5_1(int64_t n, float *s, const void *w, const void *a) {
-    const block_q5_1 *x  = w;
-    const block_q8_1 *y  = a;
-    const int64_t     nb = n / HEARTH_QK8_1;
-    __m256            acc   = _mm256_setzero_ps();
-    float             summs = 0;
-    const __m256i     b4    = _mm256_set1_epi8(0x10);
-    for (int64_t i = 0; i < nb; i++) {
-        const __m256i q = _mm256_or_si256(avx2_nibbles32(x[i].qs), _mm256_and_si256(avx2_bits32(x[i].qh), b4));
-        const __m256i p = avx2_dot_us8(q, _mm256_loadu_si256((const __m256i *)y[i].qs));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(avx2_half(x[i].d) * avx2_half(y[i].d)), _mm256_cvtepi32_ps(p), acc);
-        summs += avx2_half(x[i].m) * avx2_half(y[i].s);
-    }
-    *s = avx2_hsum_ps(acc) + summs;
-}
-
-void hearth_avx2_vec_dot_q8_0(int64_t n, float *s, const void *w, const void *a) {
-    const block_q8_0 *x   = w;
-    const block_q8_0 *y   = a;
-    const int64_t     nb  = n / HEARTH_QK8_0;
-    __m256            acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nb; i++) {
-        const __m256i p = avx2_dot_s8(_mm256_loadu_si256((const __m256i *)x[i].qs), _mm256_loadu_si256((const __m256i *)y[i].qs));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(avx2_half(x[i].d) * avx2_half(y[i].d)), _mm256_cvtepi32_ps(p), acc);
-    }
-    *s = avx2_hsum_ps(acc);
-}
+/* The 32-element block types (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0) are in gemm_avx2.c: their single-row
+ * dot product is the 1 x 1 tile of the multi-row kernel. */

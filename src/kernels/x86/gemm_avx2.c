@@ -1,0 +1,196 @@
+/* gemm_avx2.c — tiles of several weight rows times several activation rows for the 32-element
+ * block types (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0).  Each weight block is unpacked once per tile and
+ * each activation block loaded once per tile, so a tile of R rows x C tokens does R unpacks, C
+ * loads and R*C integer dot products per block instead of R*C of each.  Decode uses 4 rows x 1
+ * token (four independent accumulator chains), prefill 2 rows x 4 tokens.
+ *
+ * Bit-exactness: every (row, token) pair goes through exactly the same float operations in the
+ * same order whatever the tile shape (the single-row vec_dot of these types is the 1 x 1 tile),
+ * so prefill, decode and batched decode give the same bits. */
+#include "kernels/kernels_impl.h"
+#include "kernels/x86/avx2_util.h"
+
+#define INLINE static inline __attribute__((always_inline))
+
+enum { K_Q4_0, K_Q4_1, K_Q5_0, K_Q5_1, K_Q8_0 };
+
+/* Bytes per weight block and per activation block (Q8_0 or Q8_1) of a kind. */
+#define WBYTES(k)                                                                                           \
+    ((k) == K_Q4_0 ? sizeof(block_q4_0)                                                                     \
+     : (k) == K_Q4_1 ? sizeof(block_q4_1)                                                                   \
+     : (k) == K_Q5_0 ? sizeof(block_q5_0)                                                                   \
+     : (k) == K_Q5_1 ? sizeof(block_q5_1)                                                                   \
+                     : sizeof(block_q8_0))
+#define HAS_MIN(k) ((k) == K_Q4_1 || (k) == K_Q5_1)
+#define SIGNED(k)  (!HAS_MIN(k))
+
+/* The 32 quants of weight block p as bytes: signed for Q4_0/Q5_0/Q8_0 (value), unsigned for
+ * Q4_1/Q5_1. */
+INLINE __m256i unpack_w(const int kind, const uint8_t *p) {
+    switch (kind) {
+    case K_Q4_0: return _mm256_sub_epi8(avx2_nibbles32(((const block_q4_0 *)p)->qs), _mm256_set1_epi8(8));
+    case K_Q4_1: return avx2_nibbles32(((const block_q4_1 *)p)->qs);
+    case K_Q5_0: {
+        const block_q5_0 *b = (const block_q5_0 *)p;
+        return _mm256_or_si256(avx2_nibbles32(b->qs), _mm256_andnot_si256(avx2_bits32(b->qh), _mm256_set1_epi8((char)0xF0)));
+    }
+    case K_Q5_1: {
+        const block_q5_1 *b = (const block_q5_1 *)p;
+        return _mm256_or_si256(avx2_nibbles32(b->qs), _mm256_and_si256(avx2_bits32(b->qh), _mm256_set1_epi8(0x10)));
+    }
+    default: return _mm256_loadu_si256((const __m256i *)((const block_q8_0 *)p)->qs);
+    }
+}
+
+/* fp16 scale (d) and min (m) fields: the first two halves of every block of these kinds. */
+INLINE float half_at(const uint8_t *p, int idx) {
+    uint16_t h;
+    memcpy(&h, p + 2 * idx, 2);
+    return avx2_half(h);
+}
+
+/* Two adjacent fp16 fields (d, m of a weight block; d, s of a Q8_1 block) as floats in lanes 0, 1. */
+INLINE __m128 half2_at(const uint8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm_cvtph_ps(_mm_cvtsi32_si128(v));
+}
+
+/* One token (decode) against R rows of a kind with mins: per block, [dx, mx] * [dy, sy] gives
+ * the scale product and the mins term of a (row, token) pair in one multiply.  The float
+ * operations per pair are those of tile32's general path (dx * dy, mx * sy, each a plain
+ * multiply; the mins summed in block order), so the results are the same bits. */
+INLINE void tile32_min_1(const int kind, const int R, int64_t nb, float *s, const uint8_t *w, size_t ws,
+                         const uint8_t *a) {
+    const size_t  wb   = WBYTES(kind);
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256        acc[4];
+    __m128        summ[4]; /* lane 1: the mins term */
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) {
+        acc[r]  = _mm256_setzero_ps();
+        summ[r] = _mm_setzero_ps();
+    }
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *pa = a + (size_t)i * sizeof(block_q8_1);
+        const __m128   dy = half2_at(pa);
+        const __m256i  y  = _mm256_loadu_si256((const __m256i *)(pa + 4));
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            const uint8_t *p  = w + (size_t)r * ws + (size_t)i * wb;
+            const __m128   dm = _mm_mul_ps(half2_at(p), dy);
+            summ[r]           = _mm_add_ps(summ[r], dm);
+            const __m256   pf = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(unpack_w(kind, p), y), ones));
+            acc[r]            = _mm256_fmadd_ps(_mm256_broadcastss_ps(dm), pf, acc[r]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) s[r] = avx2_hsum_ps(acc[r]) + _mm_cvtss_f32(_mm_movehdup_ps(summ[r]));
+}
+
+/* s[c * ss + r] = dot(weight row r, activation row c) for r < R, c < C, over nb blocks. */
+INLINE void tile32(const int kind, const int R, const int C, int64_t nb, float *s, size_t ss, const uint8_t *w,
+                   size_t ws, const uint8_t *a, size_t as) {
+    if (HAS_MIN(kind) && C == 1) {
+        tile32_min_1(kind, R, nb, s, w, ws, a);
+        return;
+    }
+    const size_t  wb    = WBYTES(kind);
+    const size_t  ab    = HAS_MIN(kind) ? sizeof(block_q8_1) : sizeof(block_q8_0);
+    const __m256i ones  = _mm256_set1_epi16(1);
+    __m256        acc[4][4];
+    __m128        summ[4]; /* per row: lane c = the mins term of token c */
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) {
+        summ[r] = _mm_setzero_ps();
+#pragma GCC unroll 4
+        for (int c = 0; c < C; c++) acc[r][c] = _mm256_setzero_ps();
+    }
+    for (int64_t i = 0; i < nb; i++) {
+        __m256i q[4], aq[4];
+        float   dx[4], mx[4], dy[4], sy[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            const uint8_t *p = w + (size_t)r * ws + (size_t)i * wb;
+            q[r]             = unpack_w(kind, p);
+            if (SIGNED(kind)) aq[r] = _mm256_sign_epi8(q[r], q[r]);
+            dx[r] = half_at(p, 0);
+            if (HAS_MIN(kind)) mx[r] = half_at(p, 1);
+        }
+#pragma GCC unroll 4
+        for (int c = 0; c < C; c++) {
+            const uint8_t *p = a + (size_t)c * as + (size_t)i * ab;
+            dy[c]            = half_at(p, 0);
+            if (HAS_MIN(kind)) sy[c] = half_at(p, 1);
+        }
+        if (HAS_MIN(kind)) {
+            const __m128 syv = _mm_setr_ps(sy[0], C > 1 ? sy[1] : 0.0f, C > 2 ? sy[2] : 0.0f, C > 3 ? sy[3] : 0.0f);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++) summ[r] = _mm_add_ps(summ[r], _mm_mul_ps(_mm_set1_ps(mx[r]), syv));
+        }
+#pragma GCC unroll 4
+        for (int c = 0; c < C; c++) {
+            const __m256i y = _mm256_loadu_si256((const __m256i *)(a + (size_t)c * as + (size_t)i * ab + (HAS_MIN(kind) ? 4 : 2)));
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++) {
+                __m256i p16;
+                if (SIGNED(kind)) p16 = _mm256_maddubs_epi16(aq[r], _mm256_sign_epi8(y, q[r]));
+                else p16 = _mm256_maddubs_epi16(q[r], y);
+                const __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones));
+                acc[r][c]      = _mm256_fmadd_ps(_mm256_set1_ps(dx[r] * dy[c]), p, acc[r][c]);
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) {
+        float m[4];
+        _mm_storeu_ps(m, summ[r]);
+#pragma GCC unroll 4
+        for (int c = 0; c < C; c++) {
+            float v = avx2_hsum_ps(acc[r][c]);
+            if (HAS_MIN(kind)) v += m[c];
+            s[(size_t)c * ss + r] = v;
+        }
+    }
+}
+
+/* Any nr x nc block, tiled 2 x 4 (prefill), 4 x 1 (token tails and decode), 1 x n (row tails). */
+INLINE void gemm32(const int kind, int64_t n, float *s, size_t ss, const void *w, size_t ws, int64_t nr,
+                   const void *a, size_t as, int64_t nc) {
+    const int64_t  nb = n / 32;
+    const uint8_t *W = w, *A = a;
+    int64_t        c = 0;
+    for (; c + 4 <= nc; c += 4) {
+        int64_t r = 0;
+        for (; r + 2 <= nr; r += 2) tile32(kind, 2, 4, nb, s + c * ss + r, ss, W + r * ws, ws, A + c * as, as);
+        for (; r < nr; r++) tile32(kind, 1, 4, nb, s + c * ss + r, ss, W + r * ws, ws, A + c * as, as);
+    }
+    for (; c < nc; c++) {
+        int64_t r = 0;
+        for (; r + 4 <= nr; r += 4) tile32(kind, 4, 1, nb, s + c * ss + r, ss, W + r * ws, ws, A + c * as, as);
+        for (; r < nr; r++) tile32(kind, 1, 1, nb, s + c * ss + r, ss, W + r * ws, ws, A + c * as, as);
+    }
+}
+
+#define DEFINE(name, kind)                                                                                  \
+    void hearth_avx2_gemm_##name(int64_t n, float *s, size_t ss, const void *w, size_t ws, int64_t nr,      \
+                                 const void *a, size_t as, int64_t nc) {                                    \
+        gemm32(kind, n, s, ss, w, ws, nr, a, as, nc);                                                       \
+    }                                                                                                       \
+    void hearth_avx2_vec_dot_##name(int64_t n, float *s, const void *w, const void *a) {                    \
+        tile32(kind, 1, 1, n / 32, s, 0, w, 0, a, 0);                                                       \
+    }
+
+void hearth_avx2_vec_dot4_q4_0(int64_t n, float *s, size_t s_stride, const void *w, const void *a, size_t a_stride) {
+    gemm32(K_Q4_0, n, s, s_stride, w, 0, 1, a, a_stride, 4);
+}
+
+void hearth_avx2_vec_dot4_q8_0(int64_t n, float *s, size_t s_stride, const void *w, const void *a, size_t a_stride) {
+    gemm32(K_Q8_0, n, s, s_stride, w, 0, 1, a, a_stride, 4);
+}
+
+DEFINE(q4_0, K_Q4_0)
+DEFINE(q4_1, K_Q4_1)
+DEFINE(q5_0, K_Q5_0)
+DEFINE(q5_1, K_Q5_1)
+DEFINE(q8_0, K_Q8_0)
