@@ -75,6 +75,13 @@ void hearth_avx2_vec_dot_q4_K(int64_t n, float *s, const void *w, const void *a)
 void hearth_avx2_vec_dot_q5_K(int64_t n, float *s, const void *w, const void *a);
 void hearth_avx2_vec_dot_q6_K(int64_t n, float *s, const void *w, const void *a);
 
+/* The F16 operations of ops.c (see ops.h), chosen by ops.c when the active table is avx2. */
+void  hearth_avx2_ops_f32_to_f16(const float *x, uint16_t *y, int64_t n);
+void  hearth_avx2_ops_f16_to_f32(const uint16_t *x, float *y, int64_t n);
+void  hearth_avx2_ops_round_f16(const float *x, float *y, int64_t n);
+float hearth_avx2_ops_dot_f16(const float *a, const uint16_t *b, int64_t n);
+void  hearth_avx2_ops_axpy_f16(float *y, float s, const uint16_t *x, int64_t n);
+
 /* Several activation rows per weight row (prefill): s[k * s_stride] = dot(w, row k of a) for
  * k < 4, activation rows a_stride bytes apart.  Same arithmetic as the type's vec_dot. */
 typedef void (*hearth_vec_dot4_fn)(int64_t n, float *s, size_t s_stride, const void *w, const void *a, size_t a_stride);

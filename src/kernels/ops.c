@@ -7,6 +7,8 @@
  */
 #include "kernels/ops.h"
 
+#include "kernels/kernels_impl.h"
+
 #include <math.h>
 #include <pthread.h>
 #include <string.h>
@@ -16,6 +18,7 @@
 static float    f16_table[1 << 16];  /* f16 bits -> f32 */
 static uint16_t gelu_table[1 << 16]; /* f16 bits of x -> f16 bits of gelu(x) */
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+static int            use_avx2;    /* the active kernel table is avx2: F16C versions of the f16 ops */
 
 static float f16_decode(uint16_t h) {
     uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
@@ -62,6 +65,9 @@ static float gelu_exact(float x) {
 }
 
 static void tables_init(void) {
+#if defined(__x86_64__)
+    use_avx2 = strcmp(hearth_kernels_isa(), "avx2") == 0;
+#endif
     for (uint32_t i = 0; i < (1u << 16); i++) {
         f16_table[i]  = f16_decode((uint16_t)i);
         gelu_table[i] = f16_encode(gelu_exact(f16_table[i]));
@@ -71,21 +77,43 @@ static void tables_init(void) {
 static inline void tables_ready(void) { pthread_once(&tables_once, tables_init); }
 
 void ops_f32_to_f16(const float *x, uint16_t *y, int64_t n) {
+    tables_ready();
+#if defined(__x86_64__)
+    if (use_avx2) {
+        hearth_avx2_ops_f32_to_f16(x, y, n);
+        return;
+    }
+#endif
     for (int64_t i = 0; i < n; i++) y[i] = f16_encode(x[i]);
 }
 
 void ops_f16_to_f32(const uint16_t *x, float *y, int64_t n) {
     tables_ready();
+#if defined(__x86_64__)
+    if (use_avx2) {
+        hearth_avx2_ops_f16_to_f32(x, y, n);
+        return;
+    }
+#endif
     for (int64_t i = 0; i < n; i++) y[i] = f16_table[x[i]];
 }
 
 void ops_round_f16(const float *x, float *y, int64_t n) {
     tables_ready();
+#if defined(__x86_64__)
+    if (use_avx2) {
+        hearth_avx2_ops_round_f16(x, y, n);
+        return;
+    }
+#endif
     for (int64_t i = 0; i < n; i++) y[i] = f16_table[f16_encode(x[i])];
 }
 
 float ops_dot_f16(const float *a, const uint16_t *b, int64_t n) {
     tables_ready();
+#if defined(__x86_64__)
+    if (use_avx2) return hearth_avx2_ops_dot_f16(a, b, n);
+#endif
     float s = 0.0f;
     for (int64_t i = 0; i < n; i++) s += a[i] * f16_table[b[i]];
     return s;
@@ -93,6 +121,12 @@ float ops_dot_f16(const float *a, const uint16_t *b, int64_t n) {
 
 void ops_axpy_f16(float *y, float s, const uint16_t *x, int64_t n) {
     tables_ready();
+#if defined(__x86_64__)
+    if (use_avx2) {
+        hearth_avx2_ops_axpy_f16(y, s, x, n);
+        return;
+    }
+#endif
     for (int64_t i = 0; i < n; i++) y[i] += s * f16_table[x[i]];
 }
 

@@ -4,6 +4,7 @@
 #include "tap.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static float frand(unsigned *s) {
     *s = *s * 1664525u + 1013904223u;
@@ -104,6 +105,46 @@ static void test_dot_axpy_f16(void) {
     for (int i = 0; i < 37; i++) CHECK(fabsf(y[i] - (0.5f + 2.0f * hearth_fp16_to_fp32(h[i]))) < 1e-6f);
 }
 
+/* The array forms (vector paths where the CPU has them) against the one-value conversions of
+ * kernels.h, bit for bit, over sizes with and without tails and values from subnormal to inf;
+ * axpy bit for bit against its per-element formula; dot against a double sum. */
+static void test_f16_arrays(void) {
+    enum { N = 1000 };
+    static float    x[N], r[N], y[N], y2[N];
+    static uint16_t h[N];
+    unsigned        s = 7;
+    for (int i = 0; i < N; i++)
+        x[i] = frand(&s) * (i % 4 == 0 ? 80000.0f : i % 4 == 1 ? 1.0f : i % 4 == 2 ? 1e-6f : 100.0f);
+    x[5] = INFINITY;
+    x[6] = -0.0f;
+    for (int n = 1; n <= N; n += n < 70 ? 1 : 97) {
+        ops_f32_to_f16(x, h, n);
+        ops_round_f16(x, r, n);
+        ops_f16_to_f32(h, y, n);
+        int bad = 0;
+        for (int i = 0; i < n; i++) {
+            const uint16_t e = hearth_fp32_to_fp16(x[i]);
+            const float    f = hearth_fp16_to_fp32(e);
+            if (h[i] != e || memcmp(&r[i], &f, 4) || memcmp(&y[i], &f, 4)) bad++;
+        }
+        CHECKF(bad == 0, "n=%d: %d conversions differ", n, bad);
+        for (int i = 0; i < n; i++) {
+            y[i]  = frand(&s);
+            y2[i] = y[i] + 0.375f * hearth_fp16_to_fp32(h[i] & 0x3fff);
+            h[i] &= 0x3fff; /* finite */
+        }
+        ops_axpy_f16(y, 0.375f, h, n);
+        CHECKF(memcmp(y, y2, (size_t)n * 4) == 0, "axpy n=%d", n);
+        double ref = 0, mag = 0;
+        for (int i = 0; i < n; i++) {
+            ref += (double)y2[i] * hearth_fp16_to_fp32(h[i]);
+            mag += fabs((double)y2[i] * hearth_fp16_to_fp32(h[i]));
+        }
+        CHECKF(fabs(ops_dot_f16(y2, h, n) - ref) <= 1e-6 * mag + 1e-30, "dot n=%d", n);
+        if (tap_cur_failed > 5) return;
+    }
+}
+
 int main(void) {
     RUN(test_f16_matches_kernels);
     RUN(test_rmsnorm);
@@ -111,5 +152,6 @@ int main(void) {
     RUN(test_rope_norm_and_neox);
     RUN(test_activations);
     RUN(test_dot_axpy_f16);
+    RUN(test_f16_arrays);
     return tap_done();
 }
