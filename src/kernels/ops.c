@@ -134,7 +134,7 @@ void ops_axpy_f16(float *y, float s, const uint16_t *x, int64_t n) {
 
 void ops_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps) {
     double sum = 0.0;
-    for (int64_t i = 0; i < n; i++) sum += (double)x[i] * (double)x[i];
+    for (int64_t i = 0; i < n; i++) sum += (double)(x[i] * x[i]); /* float square, double sum */
     const float scale = 1.0f / sqrtf((float)(sum / (double)n) + eps);
     if (w) {
         for (int64_t i = 0; i < n; i++) y[i] = x[i] * scale * w[i];
@@ -147,9 +147,9 @@ void ops_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps)
 
 void ops_rope_cache(const ops_rope *r, int64_t pos, float *cs) {
     const float theta_scale = powf(r->base, -2.0f / (float)r->n_rot);
-    float theta = (float)pos * r->freq_scale;
+    float theta = (float)pos;
     for (int i = 0; i < r->n_rot / 2; i++) {
-        float t = r->freq_factors ? theta / r->freq_factors[i] : theta;
+        const float t = r->freq_scale * (r->freq_factors ? theta / r->freq_factors[i] : theta);
         cs[2 * i]     = cosf(t);
         cs[2 * i + 1] = sinf(t);
         theta *= theta_scale;
@@ -163,14 +163,14 @@ void ops_rope_apply(const ops_rope *r, float *x, int n_heads, int head_dim, cons
         if (r->neox) {
             for (int i = 0; i < half; i++) {
                 const float c = cs[2 * i], s = cs[2 * i + 1], a = v[i], b = v[i + half];
-                v[i]        = a * c - b * s;
-                v[i + half] = a * s + b * c;
+                v[i]        = fmaf(a, c, -(b * s));
+                v[i + half] = fmaf(a, s, b * c);
             }
         } else {
             for (int i = 0; i < half; i++) {
                 const float c = cs[2 * i], s = cs[2 * i + 1], a = v[2 * i], b = v[2 * i + 1];
-                v[2 * i]     = a * c - b * s;
-                v[2 * i + 1] = a * s + b * c;
+                v[2 * i]     = fmaf(a, c, -(b * s));
+                v[2 * i + 1] = fmaf(a, s, b * c);
             }
         }
     }
@@ -233,4 +233,95 @@ float ops_dot(const float *a, const float *b, int64_t n) {
     float s = 0.0f;
     for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
     return s;
+}
+
+/* ---- the reference engine's summation orders and exp ----------------------------------------
+ *
+ * The model amplifies last-bit differences, so attention and SiLU reproduce exactly what the
+ * reference's AVX2 CPU path computes: its polynomial exp, its FMA lanes, and its horizontal sums.
+ * fmaf() is a single rounding, like the vector FMA instructions. */
+
+static inline uint32_t f32_bits(float f) { uint32_t u; memcpy(&u, &f, sizeof u); return u; }
+static inline float    bits_f32(uint32_t u) { float f; memcpy(&f, &u, sizeof f); return f; }
+
+float ops_expf_ref(float x) {
+    const float r = 0x1.8p23f;
+    const float z = fmaf(x, 0x1.715476p+0f, r), n = z - r;
+    const float b = fmaf(-n, 0x1.7f7d1cp-20f, fmaf(-n, 0x1.62e4p-1f, x));
+    const uint32_t e = f32_bits(z) << 23;
+    const float k = bits_f32(e + f32_bits(1.0f));
+    const float u = b * b;
+    const float j = fmaf(fmaf(fmaf(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, fmaf(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)), u,
+                         0x1.ffffecp-1f * b);
+    if (!(fabsf(n) > 126.0f)) return fmaf(j, k, k);
+    const uint32_t g = n <= 0.0f ? 0x82000000u : 0u;
+    const float s1 = bits_f32(g + 0x7f000000u), s2 = bits_f32(e - g);
+    if (fabsf(n) > 192.0f) return s1 * s1;
+    return fmaf(s2, j, s2) * s1;
+}
+
+/* Horizontal sum of 8 lanes as the reference does it: (0+4, 1+5, 2+6, 3+7), then pairs. */
+static inline float hsum8(const float *v) {
+    const float a0 = v[0] + v[4], a1 = v[1] + v[5], a2 = v[2] + v[6], a3 = v[3] + v[7];
+    return (a0 + a2) + (a1 + a3);
+}
+
+/* The reduction of ggml's 4 x 8-lane F16 dot accumulators. */
+static inline float reduce32(const float *acc) {
+    float s[8];
+    for (int l = 0; l < 8; l++) s[l] = (acc[l] + acc[16 + l]) + (acc[8 + l] + acc[24 + l]);
+    const float t0 = s[0] + s[4], t1 = s[1] + s[5], t2 = s[2] + s[6], t3 = s[3] + s[7];
+    return (t0 + t1) + (t2 + t3);
+}
+
+float ops_dot_f16_ref(const float *a, const uint16_t *b, int64_t n, int lanes) {
+    tables_ready();
+    float acc[32] = { 0 };
+    const int64_t np = n - n % lanes;
+    for (int64_t i = 0; i < np; i++) acc[i % lanes] = fmaf(a[i], f16_table[b[i]], acc[i % lanes]);
+    double sum = lanes == 8 ? hsum8(acc) : reduce32(acc);
+    for (int64_t i = np; i < n; i++) sum += (double)(a[i] * f16_table[b[i]]);
+    return (float)sum;
+}
+
+float ops_softmax_ref(float *x, int64_t n, int64_t j0) {
+    float mx = -INFINITY;
+    for (int64_t i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    double sum = 0.0;
+    float blk[8];
+    for (int64_t i = 0; i < n;) {
+        /* one aligned block of 8 cells; cells outside [j0, j0+n) contribute exp(-inf) = 0 */
+        const int64_t c0 = (j0 + i) & ~(int64_t)7;
+        for (int l = 0; l < 8; l++) {
+            const int64_t k = c0 + l - j0;
+            blk[l] = k >= i && k < n ? (x[k] = ops_expf_ref(x[k] - mx)) : 0.0f;
+        }
+        sum += (double)hsum8(blk);
+        i = c0 + 8 - j0;
+    }
+    const float inv = (float)(1.0 / sum);
+    for (int64_t i = 0; i < n; i++) x[i] *= inv;
+    return (float)sum;
+}
+
+void ops_wsum_f16_ref(float *out, const float *p, const uint16_t *v, int64_t v_stride, int64_t j0, int64_t n,
+                      int64_t d, int lanes, float *acc) {
+    tables_ready();
+    memset(acc, 0, (size_t)lanes * (size_t)d * sizeof(float));
+    for (int64_t j = 0; j < n; j++) {
+        float *a = acc + ((j0 + j) % lanes) * d;
+        const uint16_t *row = v + j * v_stride;
+        for (int64_t c = 0; c < d; c++) a[c] = fmaf(p[j], f16_table[row[c]], a[c]);
+    }
+    float col[32];
+    for (int64_t c = 0; c < d; c++) {
+        for (int l = 0; l < lanes; l++) col[l] = acc[l * d + c];
+        out[c] = lanes == 8 ? hsum8(col) : reduce32(col);
+    }
+}
+
+void ops_silu_mul_ref(float *a, const float *b, int64_t n) {
+    const int64_t nv = n & ~(int64_t)7; /* the vector part; the scalar tail uses expf */
+    for (int64_t i = 0; i < nv; i++) a[i] = a[i] / (1.0f + ops_expf_ref(-a[i])) * b[i];
+    for (int64_t i = nv; i < n; i++) a[i] = silu1(a[i]) * b[i];
 }

@@ -56,4 +56,22 @@ void ops_round_f16(const float *x, float *y, int64_t n);
 float ops_dot_f16(const float *a, const uint16_t *b, int64_t n);
 void  ops_axpy_f16(float *y, float s, const uint16_t *x, int64_t n);
 
+/* ---- exactly as the reference engine (llama.cpp, AVX2 CPU path) computes --------------------
+ * lanes = 8: its prompt-batch F16 GEMM (8 FMA lanes, then a horizontal sum);
+ * lanes = 32: its one-token F16 dot (4 x 8 FMA lanes, its reduction; a tail beyond a multiple
+ * of 32 summed in double). */
+float ops_expf_ref(float x); /* its vector exp (not correctly rounded) */
+/* sum_i a[i] * f16(b[i]), a already holding F16 values. */
+float ops_dot_f16_ref(const float *a, const uint16_t *b, int64_t n, int lanes);
+/* Softmax over the n cells j0..j0+n-1 of a row the reference pads with -inf: exp sums in
+ * blocks of 8 aligned on the absolute cell index.  Returns the sum. */
+float ops_softmax_ref(float *x, int64_t n, int64_t j0);
+/* out[c] = sum_j p[j] * f16(v[j*v_stride + c]) for c < d, j < n, with cell j0+j in lane
+ * (j0+j) % lanes; acc: lanes*d floats of scratch.  The padded row length must be a multiple
+ * of lanes (the reference's KV length is a multiple of 256). */
+void ops_wsum_f16_ref(float *out, const float *p, const uint16_t *v, int64_t v_stride, int64_t j0, int64_t n,
+                      int64_t d, int lanes, float *acc);
+/* a[i] = silu(a[i]) * b[i] over one row, with the reference's vector exp on the first n & ~7. */
+void ops_silu_mul_ref(float *a, const float *b, int64_t n);
+
 #endif /* HEARTH_OPS_H */

@@ -45,8 +45,8 @@ struct model_state {
     size_t    kv_bytes;
 };
 
-/* attention scratch per thread beyond the scores: q rounded to F16 (hd) */
-#define ATT_EXTRA(hd) ((size_t)(hd))
+/* attention scratch per thread beyond the scores: q rounded to F16 (hd), 32 lanes of V sums (32 hd) */
+#define ATT_EXTRA(hd) ((size_t)(hd) * 33)
 
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 
@@ -148,6 +148,7 @@ typedef struct attn_job {
     model_state         *s;
     int64_t              il;          /* layer */
     int64_t              n_tok, window; /* window 0: full causal */
+    float                kq_scale;      /* applied to K·Q (1 when Q was pre-scaled) */
 } attn_job;
 
 /* Token t (of sequence b_seq[t], at position b_pos[t]) attends to positions lo..pos of its
@@ -166,16 +167,17 @@ static void attn_task(void *arg, int ith, int nth) {
         const int64_t lo  = J->window > 0 && pos - J->window + 1 > 0 ? pos - J->window + 1 : 0;
         const uint16_t *kc = kv_layer(s, s->k_cache, s->b_seq[t], J->il, Dkv);
         const uint16_t *vc = kv_layer(s, s->v_cache, s->b_seq[t], J->il, Dkv);
-        /* As the reference does (K·Q and V·P with F16 caches): Q and the probabilities are
-         * rounded to F16 before their dot products. */
+        /* As the reference computes it (K·Q and V·P as F16 matrix products, Q and the
+         * probabilities rounded to F16): with its 8-lane GEMM for a batch of tokens, its
+         * one-token dot otherwise, its exp, and its sums over cells aligned from cell 0. */
+        const int lanes = J->n_tok > 1 ? 8 : 32;
         ops_round_f16(s->q + t * Dq + h * hd, q, hd);
         for (int64_t j = lo; j <= pos; j++)
-            scores[j - lo] = ops_dot_f16(q, kc + j * Dkv + kvh * hd, hd) * hp->attn_scale;
-        ops_softmax(scores, pos - lo + 1);
+            scores[j - lo] = ops_dot_f16_ref(q, kc + j * Dkv + kvh * hd, hd, lanes) * J->kq_scale;
+        ops_softmax_ref(scores, pos - lo + 1, lo);
         ops_round_f16(scores, scores, pos - lo + 1);
         float *out = s->att + t * Dq + h * hd;
-        memset(out, 0, (size_t)hd * sizeof(float));
-        for (int64_t j = lo; j <= pos; j++) ops_axpy_f16(out, scores[j - lo], vc + j * Dkv + kvh * hd, hd);
+        ops_wsum_f16_ref(out, scores, vc + lo * Dkv + kvh * hd, Dkv, lo, pos - lo + 1, hd, lanes, q + hd);
     }
 }
 
@@ -250,11 +252,13 @@ static void forward_core(const model *m, model_state *s, const int32_t *tokens, 
             ops_rope_apply(r, s->q + t * Dq, (int)hp->n_head, (int)hd, cs);
             ops_rope_apply(r, s->k + t * Dkv, (int)hp->n_head_kv, (int)hd, cs);
         }
+        if (ai->q_prescale) ops_scale(s->q, hp->attn_scale, n * Dq);
 
         /* 4. append K and V to the caches, then attend over positions 0..pos of the token's own
          *    sequence (window on SWA layers) */
         cache_write(s, il, n, Dkv);
-        attn_job job = { .hp = hp, .s = s, .il = il, .n_tok = n, .window = swa ? hp->n_swa : 0 };
+        attn_job job = { .hp = hp, .s = s, .il = il, .n_tok = n, .window = swa ? hp->n_swa : 0,
+                         .kq_scale = ai->q_prescale ? 1.0f : hp->attn_scale };
         hearth_threadpool_run(pool, attn_task, &job);
 
         /* 5. output projection, gemma's post-norm, residual */
@@ -267,7 +271,7 @@ static void forward_core(const model *m, model_state *s, const int32_t *tokens, 
         hearth_matmul(pool, &ly->w_gate, s->xn, s->gate, n, scr);
         hearth_matmul(pool, &ly->w_up, s->xn, s->up, n, scr);
         if (ai->gelu) ops_gelu_mul(s->gate, s->up, n * F);
-        else ops_silu_mul(s->gate, s->up, n * F);
+        else for (int64_t t = 0; t < n; t++) ops_silu_mul_ref(s->gate + t * F, s->up + t * F, F);
         hearth_matmul(pool, &ly->w_down, s->gate, s->tmp, n, scr);
         if (ly->post_ffn_norm) norm_rows(s->tmp, s->tmp, ly->post_ffn_norm, n, E, hp->norm_eps);
         ops_add(s->x, s->tmp, n * E);

@@ -16,7 +16,7 @@ static const model_arch_info arch_table[MODEL_ARCH_COUNT] = {
     [MODEL_ARCH_QWEN2]  = { .name = "qwen2", .rope_neox = true, .qkv_bias = true },
     [MODEL_ARCH_QWEN3]  = { .name = "qwen3", .rope_neox = true, .qk_norm = true },
     [MODEL_ARCH_GEMMA3] = { .name = "gemma3", .rope_neox = true, .qk_norm = true, .post_norms = true,
-                            .gelu = true, .embd_scale = true },
+                            .gelu = true, .embd_scale = true, .q_prescale = true },
 };
 
 /* ---- metadata helpers ----------------------------------------------------------------- */

@@ -36,6 +36,7 @@ typedef struct model_arch_info {
     bool        post_norms; /* gemma: post_attention_norm and post_ffw_norm */
     bool        gelu;       /* FFN activation: GELU(tanh) instead of SiLU */
     bool        embd_scale; /* input embeddings scaled by sqrt(n_embd) */
+    bool        q_prescale; /* Q multiplied by attn_scale after RoPE (gemma) instead of K·Q */
 } model_arch_info;
 
 typedef struct model_hparams {
