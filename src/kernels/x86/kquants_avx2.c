@@ -6,6 +6,8 @@
 #include "kernels/kernels_impl.h"
 #include "kernels/x86/avx2_util.h"
 
+#include <math.h>
+
 /* 16 int16 lanes: lanes 0..7 = a, lanes 8..15 = b (the scales of two groups of 16). */
 static inline __m256i scale_pair(int a, int b) {
     return _mm256_set_m128i(_mm_set1_epi16((short)b), _mm_set1_epi16((short)a));
@@ -94,18 +96,19 @@ static inline void k4_scales(const uint8_t *packed, uint8_t sc[8], int8_t mn16[1
     }
 }
 
+/* Q4_K one activation row, in the float order of the reference's repacked Q4_K GEMV (the
+ * path it takes for these weights on AVX2): per super-block, the exact integer sums times
+ * d(w)*d(a) are fused into a scale accumulator and a mins accumulator, subtracted at the end. */
 void hearth_avx2_vec_dot_q4_K(int64_t n, float *s, const void *w, const void *a) {
     const block_q4_K *x  = w;
     const block_q8_K *y  = a;
     const int64_t     nb = n / HEARTH_QK_K;
     const __m256i     m4 = _mm256_set1_epi8(0x0F);
-    __m256            acc  = _mm256_setzero_ps();
-    float             mins = 0;
+    float             acc = 0, mins = 0;
     for (int64_t i = 0; i < nb; i++) {
         uint8_t sc[8];
         int8_t  mn[16];
         k4_scales(x[i].scales, sc, mn);
-        mins += avx2_half(x[i].dmin) * y[i].d * (float)bsums_dot16(y[i].bsums, mn);
         __m256i       sumi = _mm256_setzero_si256();
         const int8_t *q8   = y[i].qs;
         for (int j = 0; j < 4; j++) {
@@ -118,9 +121,10 @@ void hearth_avx2_vec_dot_q4_K(int64_t n, float *s, const void *w, const void *a)
             sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(ph, _mm256_set1_epi16(sc[2 * j + 1])));
             q8 += 64;
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(avx2_half(x[i].d) * y[i].d), _mm256_cvtepi32_ps(sumi), acc);
+        acc  = fmaf((float)avx2_hsum_epi32(sumi), avx2_half(x[i].d) * y[i].d, acc);
+        mins = fmaf((float)bsums_dot16(y[i].bsums, mn), avx2_half(x[i].dmin) * y[i].d, mins);
     }
-    *s = avx2_hsum_ps(acc) - mins;
+    *s = acc - mins;
 }
 
 void hearth_avx2_vec_dot_q5_K(int64_t n, float *s, const void *w, const void *a) {
@@ -163,8 +167,11 @@ void hearth_avx2_vec_dot_q6_K(int64_t n, float *s, const void *w, const void *a)
     __m256            acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
         const int8_t *sc = x[i].scales;
-        /* (q - 32) * q8 summed = q * q8 summed - 32 * bsums */
-        const int     corr = 32 * bsums_dot16(y[i].bsums, sc);
+        /* (q - 32) * q8 summed = q * q8 summed - 32 * bsums, subtracted lane by lane (lane l:
+         * sub-blocks 2l and 2l+1) as the reference does, so each float lane matches its. */
+        const __m256i corr = _mm256_slli_epi32(
+            _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y[i].bsums),
+                              _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc))), 5);
         __m256i       sumi = _mm256_setzero_si256();
         const int8_t *q8   = y[i].qs;
         for (int h = 0; h < 2; h++) {
@@ -187,7 +194,7 @@ void hearth_avx2_vec_dot_q6_K(int64_t n, float *s, const void *w, const void *a)
                 q8 += 32;
             }
         }
-        sumi = _mm256_sub_epi32(sumi, _mm256_setr_epi32(corr, 0, 0, 0, 0, 0, 0, 0));
+        sumi = _mm256_sub_epi32(sumi, corr);
         acc  = _mm256_fmadd_ps(_mm256_set1_ps(avx2_half(x[i].d) * y[i].d), _mm256_cvtepi32_ps(sumi), acc);
     }
     *s = avx2_hsum_ps(acc);
