@@ -168,9 +168,12 @@ static void attn_task(void *arg, int ith, int nth) {
         const uint16_t *kc = kv_layer(s, s->k_cache, s->b_seq[t], J->il, Dkv);
         const uint16_t *vc = kv_layer(s, s->v_cache, s->b_seq[t], J->il, Dkv);
         /* As the reference computes it (K·Q and V·P as F16 matrix products, Q and the
-         * probabilities rounded to F16): with its 8-lane GEMM for a batch of tokens, its
-         * one-token dot otherwise, its exp, and its sums over cells aligned from cell 0. */
-        const int lanes = J->n_tok > 1 ? 8 : 32;
+         * probabilities rounded to F16): with its 8-lane GEMM for several tokens of a sequence,
+         * its one-token dot otherwise (so a sequence decoded beside others gets the logits it
+         * gets alone), its exp, and its sums over cells aligned from cell 0. */
+        int64_t n_same = 0; /* the reference's path depends on the tokens of this sequence in the batch */
+        for (int64_t u = 0; u < J->n_tok && n_same < 2; u++) n_same += s->b_seq[u] == s->b_seq[t];
+        const int lanes = n_same > 1 ? 8 : 32;
         ops_round_f16(s->q + t * Dq + h * hd, q, hd);
         for (int64_t j = lo; j <= pos; j++)
             scores[j - lo] = ops_dot_f16_ref(q, kc + j * Dkv + kvh * hd, hd, lanes) * J->kq_scale;

@@ -289,11 +289,7 @@ static void test_isa_vec_dot4(void) {
                 d4(n, s4, 2, w, aq, row);
                 for (int k = 0; k < 4; k++) {
                     kf->vec_dot(n, &s1, w, aq + k * row);
-                    /* Q4_K follows the reference's repacked GEMM (4 rows) and GEMV (1 row), which
-                     * round differently: equal up to float rounding only. */
-                    const bool same = t == HEARTH_TYPE_Q4_K ? fabsf(s1 - s4[2 * k]) <= 1e-5f * (1.0f + fabsf(s1))
-                                                            : s1 == s4[2 * k];
-                    CHECKF(same, "%s %s n=%lld row %d: %g vs %g", fast_isas[ii], hearth_type_name(t),
+                    CHECKF(s1 == s4[2 * k], "%s %s n=%lld row %d: %g vs %g", fast_isas[ii], hearth_type_name(t),
                            (long long)n, k, s4[2 * k], s1);
                 }
             }

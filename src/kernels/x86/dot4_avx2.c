@@ -4,8 +4,6 @@
 #include "kernels/kernels_impl.h"
 #include "kernels/x86/avx2_util.h"
 
-#include <math.h>
-
 #define ACT(T, k, i) ((const T *)((const uint8_t *)a + (size_t)(k) * a_stride) + (i))
 
 static inline int bsums_dot16(const int16_t *bsums, const int8_t *c) {
@@ -14,18 +12,25 @@ static inline int bsums_dot16(const int16_t *bsums, const int8_t *c) {
     return avx2_hsum_epi32(_mm256_madd_epi16(b, m));
 }
 
-/* Q4_K, four activation rows, in the float order of the reference's repacked Q4_K GEMM (which
- * it uses for groups of four rows): the exact integer sums of each 64-value half-pair of
- * sub-blocks are fused into the accumulators one at a time, scales and mins apart. */
 void hearth_avx2_vec_dot4_q4_K(int64_t n, float *s, size_t s_stride, const void *w, const void *a, size_t a_stride) {
     const block_q4_K *x  = w;
     const int64_t     nb = n / HEARTH_QK_K;
     const __m256i     m4 = _mm256_set1_epi8(0x0F);
-    float             acc[4] = { 0, 0, 0, 0 }, mins[4] = { 0, 0, 0, 0 };
+    __m256            acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
+    float             mins[4] = { 0, 0, 0, 0 };
     for (int64_t i = 0; i < nb; i++) {
-        uint8_t sc[8], mn[8];
-        for (int j = 0; j < 8; j++) hearth_get_scale_min_k4(j, x[i].scales, &sc[j], &mn[j]);
+        uint8_t sc[8];
+        int8_t  mn[16];
+        for (int j = 0; j < 8; j++) {
+            uint8_t d, m;
+            hearth_get_scale_min_k4(j, x[i].scales, &d, &m);
+            sc[j]         = d;
+            mn[2 * j]     = (int8_t)m;
+            mn[2 * j + 1] = (int8_t)m;
+        }
         const float dx = avx2_half(x[i].d), dmx = avx2_half(x[i].dmin);
+        __m256i     sumi[4] = { _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                                _mm256_setzero_si256() };
         for (int j = 0; j < 4; j++) {
             const __m256i q4  = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * j));
             const __m256i lo  = _mm256_and_si256(q4, m4);
@@ -33,17 +38,18 @@ void hearth_avx2_vec_dot4_q4_K(int64_t n, float *s, size_t s_stride, const void 
             const __m256i sl  = _mm256_set1_epi16(sc[2 * j]);
             const __m256i sh  = _mm256_set1_epi16(sc[2 * j + 1]);
             for (int k = 0; k < 4; k++) {
-                const block_q8_K *yb = ACT(block_q8_K, k, i);
-                const int8_t     *q8 = yb->qs + 64 * j;
+                const int8_t *q8 = ACT(block_q8_K, k, i)->qs + 64 * j;
                 const __m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
                 const __m256i ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
-                const int isum = avx2_hsum_epi32(_mm256_add_epi32(_mm256_madd_epi16(pl, sl), _mm256_madd_epi16(ph, sh)));
-                const int imin = mn[2 * j] * (yb->bsums[4 * j] + yb->bsums[4 * j + 1]) +
-                                 mn[2 * j + 1] * (yb->bsums[4 * j + 2] + yb->bsums[4 * j + 3]);
-                acc[k]  = fmaf((float)isum, dx * yb->d, acc[k]);
-                mins[k] = fmaf((float)imin, dmx * yb->d, mins[k]);
+                sumi[k] = _mm256_add_epi32(sumi[k], _mm256_madd_epi16(pl, sl));
+                sumi[k] = _mm256_add_epi32(sumi[k], _mm256_madd_epi16(ph, sh));
             }
         }
+        for (int k = 0; k < 4; k++) {
+            const block_q8_K *yb = ACT(block_q8_K, k, i);
+            mins[k] += dmx * yb->d * (float)bsums_dot16(yb->bsums, mn);
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dx * yb->d), _mm256_cvtepi32_ps(sumi[k]), acc[k]);
+        }
     }
-    for (int k = 0; k < 4; k++) s[k * s_stride] = acc[k] - mins[k];
+    for (int k = 0; k < 4; k++) s[k * s_stride] = avx2_hsum_ps(acc[k]) - mins[k];
 }

@@ -96,19 +96,18 @@ static inline void k4_scales(const uint8_t *packed, uint8_t sc[8], int8_t mn16[1
     }
 }
 
-/* Q4_K one activation row, in the float order of the reference's repacked Q4_K GEMV (the
- * path it takes for these weights on AVX2): per super-block, the exact integer sums times
- * d(w)*d(a) are fused into a scale accumulator and a mins accumulator, subtracted at the end. */
 void hearth_avx2_vec_dot_q4_K(int64_t n, float *s, const void *w, const void *a) {
     const block_q4_K *x  = w;
     const block_q8_K *y  = a;
     const int64_t     nb = n / HEARTH_QK_K;
     const __m256i     m4 = _mm256_set1_epi8(0x0F);
-    float             acc = 0, mins = 0;
+    __m256            acc  = _mm256_setzero_ps();
+    float             mins = 0;
     for (int64_t i = 0; i < nb; i++) {
         uint8_t sc[8];
         int8_t  mn[16];
         k4_scales(x[i].scales, sc, mn);
+        mins += avx2_half(x[i].dmin) * y[i].d * (float)bsums_dot16(y[i].bsums, mn);
         __m256i       sumi = _mm256_setzero_si256();
         const int8_t *q8   = y[i].qs;
         for (int j = 0; j < 4; j++) {
@@ -121,10 +120,9 @@ void hearth_avx2_vec_dot_q4_K(int64_t n, float *s, const void *w, const void *a)
             sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(ph, _mm256_set1_epi16(sc[2 * j + 1])));
             q8 += 64;
         }
-        acc  = fmaf((float)avx2_hsum_epi32(sumi), avx2_half(x[i].d) * y[i].d, acc);
-        mins = fmaf((float)bsums_dot16(y[i].bsums, mn), avx2_half(x[i].dmin) * y[i].d, mins);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(avx2_half(x[i].d) * y[i].d), _mm256_cvtepi32_ps(sumi), acc);
     }
-    *s = acc - mins;
+    *s = avx2_hsum_ps(acc) - mins;
 }
 
 void hearth_avx2_vec_dot_q5_K(int64_t n, float *s, const void *w, const void *a) {
