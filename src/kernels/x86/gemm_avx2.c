@@ -78,6 +78,7 @@ INLINE void tile32_min_1(const int kind, const int R, int64_t nb, float *s, cons
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
             const uint8_t *p  = w + (size_t)r * ws + (size_t)i * wb;
+            if (R > 1) _mm_prefetch((const char *)(p + (size_t)R * ws), _MM_HINT_T0);
             const __m128   dm = _mm_mul_ps(half2_at(p), dy);
             summ[r]           = _mm_add_ps(summ[r], dm);
             const __m256   pf = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(unpack_w(kind, p), y), ones));
@@ -88,67 +89,97 @@ INLINE void tile32_min_1(const int kind, const int R, int64_t nb, float *s, cons
     for (int r = 0; r < R; r++) s[r] = avx2_hsum_ps(acc[r]) + _mm_cvtss_f32(_mm_movehdup_ps(summ[r]));
 }
 
-/* s[c * ss + r] = dot(weight row r, activation row c) for r < R, c < C, over nb blocks. */
+static inline int32_t load32(const uint8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* s[c * ss + r] = dot(weight row r, activation row c) for r < R, c < C (C <= 4), over nb blocks.
+ * Per block, the scale products of all pairs come from one multiply per row: for kinds with
+ * mins [dx, mx] x 4 times [dy0, sy0, dy1, sy1, ...] (the odd lanes are the mins terms, summed
+ * per row in a vector), otherwise dx times [dy0, dy1, ...]; they go through a small buffer so
+ * each pair broadcasts its scale with a load. */
 INLINE void tile32(const int kind, const int R, const int C, int64_t nb, float *s, size_t ss, const uint8_t *w,
                    size_t ws, const uint8_t *a, size_t as) {
     if (HAS_MIN(kind) && C == 1) {
         tile32_min_1(kind, R, nb, s, w, ws, a);
         return;
     }
-    const size_t  wb    = WBYTES(kind);
-    const size_t  ab    = HAS_MIN(kind) ? sizeof(block_q8_1) : sizeof(block_q8_0);
-    const __m256i ones  = _mm256_set1_epi16(1);
+    const size_t  wb   = WBYTES(kind);
+    const size_t  ab   = HAS_MIN(kind) ? sizeof(block_q8_1) : sizeof(block_q8_0);
+    const size_t  yo   = HAS_MIN(kind) ? 4 : 2; /* offset of the quants in an activation block */
+    const __m256i ones = _mm256_set1_epi16(1);
     __m256        acc[4][4];
-    __m128        summ[4]; /* per row: lane c = the mins term of token c */
+    __m256        summ[4]; /* lane 2c + 1: the mins term of token c */
+    _Alignas(32) float dbuf[4][8];
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++) {
-        summ[r] = _mm_setzero_ps();
+        summ[r] = _mm256_setzero_ps();
 #pragma GCC unroll 4
         for (int c = 0; c < C; c++) acc[r][c] = _mm256_setzero_ps();
     }
     for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *pa = a + (size_t)i * ab;
+        __m256         dsy;
+        __m128         dyv;
+        if (HAS_MIN(kind)) {
+            __m128i t = _mm_cvtsi32_si128(load32(pa));
+            if (C > 1) t = _mm_insert_epi32(t, load32(pa + as), 1);
+            if (C > 2) t = _mm_insert_epi32(t, load32(pa + 2 * as), 2);
+            if (C > 3) t = _mm_insert_epi32(t, load32(pa + 3 * as), 3);
+            dsy = _mm256_cvtph_ps(t);
+            (void)dyv;
+        } else {
+            uint16_t h;
+            memcpy(&h, pa, 2);
+            __m128i t = _mm_cvtsi32_si128(h);
+#pragma GCC unroll 4
+            for (int c = 1; c < C; c++) {
+                memcpy(&h, pa + (size_t)c * as, 2);
+                t = _mm_insert_epi16(t, h, c);
+            }
+            dyv = _mm_cvtph_ps(t);
+            (void)dsy;
+        }
         __m256i q[4], aq[4];
-        float   dx[4], mx[4], dy[4], sy[4];
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
             const uint8_t *p = w + (size_t)r * ws + (size_t)i * wb;
+            if (C == 1 && R > 1) _mm_prefetch((const char *)(p + (size_t)R * ws), _MM_HINT_T0);
             q[r]             = unpack_w(kind, p);
             if (SIGNED(kind)) aq[r] = _mm256_sign_epi8(q[r], q[r]);
-            dx[r] = half_at(p, 0);
-            if (HAS_MIN(kind)) mx[r] = half_at(p, 1);
+            if (HAS_MIN(kind)) {
+                const __m128 xm = _mm_cvtph_ps(_mm_cvtsi32_si128(load32(p)));
+                const __m256 pr = _mm256_mul_ps(_mm256_castpd_ps(_mm256_broadcastsd_pd(_mm_castps_pd(xm))), dsy);
+                summ[r]         = _mm256_add_ps(summ[r], pr);
+                _mm256_store_ps(dbuf[r], pr);
+            } else {
+                _mm_store_ps(dbuf[r], _mm_mul_ps(_mm_set1_ps(half_at(p, 0)), dyv));
+            }
         }
 #pragma GCC unroll 4
         for (int c = 0; c < C; c++) {
-            const uint8_t *p = a + (size_t)c * as + (size_t)i * ab;
-            dy[c]            = half_at(p, 0);
-            if (HAS_MIN(kind)) sy[c] = half_at(p, 1);
-        }
-        if (HAS_MIN(kind)) {
-            const __m128 syv = _mm_setr_ps(sy[0], C > 1 ? sy[1] : 0.0f, C > 2 ? sy[2] : 0.0f, C > 3 ? sy[3] : 0.0f);
-#pragma GCC unroll 4
-            for (int r = 0; r < R; r++) summ[r] = _mm_add_ps(summ[r], _mm_mul_ps(_mm_set1_ps(mx[r]), syv));
-        }
-#pragma GCC unroll 4
-        for (int c = 0; c < C; c++) {
-            const __m256i y = _mm256_loadu_si256((const __m256i *)(a + (size_t)c * as + (size_t)i * ab + (HAS_MIN(kind) ? 4 : 2)));
+            const __m256i y = _mm256_loadu_si256((const __m256i *)(pa + (size_t)c * as + yo));
 #pragma GCC unroll 4
             for (int r = 0; r < R; r++) {
                 __m256i p16;
                 if (SIGNED(kind)) p16 = _mm256_maddubs_epi16(aq[r], _mm256_sign_epi8(y, q[r]));
                 else p16 = _mm256_maddubs_epi16(q[r], y);
-                const __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones));
-                acc[r][c]      = _mm256_fmadd_ps(_mm256_set1_ps(dx[r] * dy[c]), p, acc[r][c]);
+                const __m256 pf = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones));
+                const float *d  = &dbuf[r][HAS_MIN(kind) ? 2 * c : c];
+                acc[r][c]       = _mm256_fmadd_ps(_mm256_broadcast_ss(d), pf, acc[r][c]);
             }
         }
     }
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++) {
-        float m[4];
-        _mm_storeu_ps(m, summ[r]);
+        _Alignas(32) float m[8];
+        _mm256_store_ps(m, summ[r]);
 #pragma GCC unroll 4
         for (int c = 0; c < C; c++) {
             float v = avx2_hsum_ps(acc[r][c]);
-            if (HAS_MIN(kind)) v += m[c];
+            if (HAS_MIN(kind)) v += m[2 * c + 1];
             s[(size_t)c * ss + r] = v;
         }
     }
