@@ -1,10 +1,14 @@
 /* threadpool.c — a persistent pool of pthreads (see threadpool.h).
  *
- * A job is published by bumping a generation counter; workers spin on it for a short while
- * (so back-to-back matmuls of one token do not pay a futex wake-up) and then sleep on a
- * condition variable.  The caller runs share 0 itself and spins until every worker has
- * checked in.  Nothing is allocated per job.  One job at a time: concurrent callers of
- * hearth_threadpool_run on the same pool are serialized by a mutex. */
+ * A job has n_threads shares (fn(arg, ith, nth) for ith < nth).  Shares are not bound to
+ * threads: whoever arrives claims the next unclaimed one (the caller first), so a worker that
+ * is descheduled or still asleep when a job starts never holds the job up — the threads that
+ * are running take its share, and a worker that arrives after every share is claimed just goes
+ * back to waiting.  The job counter and the next share live in one 64-bit word (generation in
+ * the high half), so a claim can never land in a later job.  Workers spin on that word for a
+ * short while (back-to-back matmuls of one token pay no wake-up) and then sleep on a condition
+ * variable; the caller spins, then yields, until every claimed share has finished.  Nothing is
+ * allocated per job.  One job at a time: concurrent callers are serialized by a mutex. */
 #include "core/threadpool.h"
 
 #include "core/core.h"
@@ -13,14 +17,15 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-/* How long a worker spins for the next job before it sleeps, and the caller for the workers
- * before it starts yielding the CPU (seconds).  Spinning is checked against the clock every
- * POOL_SPIN_CHECK pauses, since a pause costs from a few to ~100 cycles depending on the CPU. */
+/* How long a worker spins for the next job before it sleeps, and the caller for the shares
+ * still running before it starts yielding the CPU (seconds).  Spinning is checked against the
+ * clock every POOL_SPIN_CHECK pauses, since a pause costs from a few to ~100 cycles. */
 #define POOL_SPIN_WORKER_S 200e-6
 #define POOL_SPIN_CALLER_S 50e-6
 #define POOL_SPIN_CHECK    32
@@ -39,11 +44,12 @@ struct hearth_threadpool {
     pool_worker     *workers;     /* (n_threads - 1) */
     pthread_mutex_t  mu;          /* guards sleeping on cv */
     pthread_cond_t   cv;
+    int              n_sleeping;  /* workers waiting on cv (under mu) */
     pthread_mutex_t  run_mu;      /* one job at a time */
-    atomic_uint      gen;         /* bumped once per job */
-    atomic_int       pending;     /* workers that have not finished the current job */
+    _Alignas(64) atomic_uint_least64_t state; /* (generation << 32) | next unclaimed share */
+    _Alignas(64) atomic_int done;            /* shares of the current job finished */
     atomic_int       stop;
-    hearth_task_fn   fn;          /* the current job, published before gen is bumped */
+    hearth_task_fn   fn;          /* the current job, published before state is bumped */
     void            *arg;
 };
 
@@ -57,32 +63,57 @@ static inline void cpu_relax(void) {
 
 static int usable_cpus(void);
 
+/* Claims the next share of job `gen` (a CAS on state): its index, or -1 when the job has
+ * none left or is no longer the current one. */
+static int pool_claim(hearth_threadpool *pool, uint32_t gen) {
+    uint_least64_t st = atomic_load_explicit(&pool->state, memory_order_acquire);
+    for (;;) {
+        if ((uint32_t)(st >> 32) != gen || (int)(uint32_t)st >= pool->n_threads) return -1;
+        if (atomic_compare_exchange_weak_explicit(&pool->state, &st, st + 1, memory_order_acq_rel,
+                                                  memory_order_acquire))
+            return (int)(uint32_t)st;
+    }
+}
+
+/* Runs shares of job `gen` until none is left. */
+static void pool_work(hearth_threadpool *pool, uint32_t gen) {
+    int ith;
+    while ((ith = pool_claim(pool, gen)) >= 0) {
+        pool->fn(pool->arg, ith, pool->n_threads);
+        atomic_fetch_add_explicit(&pool->done, 1, memory_order_acq_rel);
+    }
+}
+
+static inline uint32_t pool_gen(hearth_threadpool *pool) {
+    return (uint32_t)(atomic_load_explicit(&pool->state, memory_order_acquire) >> 32);
+}
+
 static void *pool_worker_main(void *p) {
     pool_worker       *w    = p;
     hearth_threadpool *pool = w->pool;
-    unsigned           seen = 0;
+    uint32_t           seen = 0;
     for (;;) {
-        unsigned g = atomic_load_explicit(&pool->gen, memory_order_acquire);
+        uint32_t g = pool_gen(pool);
         if (g == seen && pool->spin_worker > 0) {
             const double until = hearth_time_s() + pool->spin_worker;
             for (int i = 1; g == seen; i++) {
                 if (atomic_load_explicit(&pool->stop, memory_order_relaxed)) return NULL;
                 cpu_relax();
-                g = atomic_load_explicit(&pool->gen, memory_order_acquire);
+                g = pool_gen(pool);
                 if (i % POOL_SPIN_CHECK == 0 && hearth_time_s() > until) break;
             }
         }
         if (g == seen) {
             pthread_mutex_lock(&pool->mu);
-            while ((g = atomic_load_explicit(&pool->gen, memory_order_acquire)) == seen &&
-                   !atomic_load_explicit(&pool->stop, memory_order_relaxed))
+            pool->n_sleeping++;
+            while ((g = pool_gen(pool)) == seen && !atomic_load_explicit(&pool->stop, memory_order_relaxed))
                 pthread_cond_wait(&pool->cv, &pool->mu);
+            pool->n_sleeping--;
             pthread_mutex_unlock(&pool->mu);
         }
         if (atomic_load_explicit(&pool->stop, memory_order_acquire)) return NULL;
         seen = g;
-        pool->fn(pool->arg, w->ith, pool->n_threads);
-        atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_acq_rel);
+        pool_work(pool, g);
     }
 }
 
@@ -95,8 +126,8 @@ hearth_threadpool *hearth_threadpool_create(int n_threads) {
     const int oversubscribed = n_threads > usable_cpus();
     pool->spin_worker = oversubscribed ? 0 : POOL_SPIN_WORKER_S;
     pool->spin_caller = oversubscribed ? 0 : POOL_SPIN_CALLER_S;
-    atomic_init(&pool->gen, 0);
-    atomic_init(&pool->pending, 0);
+    atomic_init(&pool->state, 0);
+    atomic_init(&pool->done, 0);
     atomic_init(&pool->stop, 0);
     pthread_mutex_init(&pool->mu, NULL);
     pthread_cond_init(&pool->cv, NULL);
@@ -143,18 +174,19 @@ void hearth_threadpool_run(hearth_threadpool *pool, hearth_task_fn fn, void *arg
     pthread_mutex_lock(&pool->run_mu);
     pool->fn  = fn;
     pool->arg = arg;
-    atomic_store_explicit(&pool->pending, pool->n_threads - 1, memory_order_relaxed);
+    atomic_store_explicit(&pool->done, 0, memory_order_relaxed);
+    const uint32_t gen = pool_gen(pool) + 1;
+    atomic_store_explicit(&pool->state, (uint_least64_t)gen << 32, memory_order_release);
     pthread_mutex_lock(&pool->mu);
-    atomic_fetch_add_explicit(&pool->gen, 1, memory_order_release);
-    pthread_cond_broadcast(&pool->cv);
+    if (pool->n_sleeping > 0) pthread_cond_broadcast(&pool->cv);
     pthread_mutex_unlock(&pool->mu);
 
-    fn(arg, 0, pool->n_threads);
+    pool_work(pool, gen);
 
-    if (atomic_load_explicit(&pool->pending, memory_order_acquire) > 0) {
+    if (atomic_load_explicit(&pool->done, memory_order_acquire) < pool->n_threads) {
         const double until    = hearth_time_s() + pool->spin_caller;
         int          spinning = pool->spin_caller > 0;
-        for (int i = 1; atomic_load_explicit(&pool->pending, memory_order_acquire) > 0; i++) {
+        for (int i = 1; atomic_load_explicit(&pool->done, memory_order_acquire) < pool->n_threads; i++) {
             if (spinning) {
                 cpu_relax();
                 if (i % POOL_SPIN_CHECK == 0 && hearth_time_s() > until) spinning = 0;
