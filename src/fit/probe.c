@@ -240,6 +240,15 @@ hearth_status fit_rates_probe(fit_rates *r, int32_t threads, char *err, size_t e
     r->call_s = probe_calls_result(&calls, r->gemv[HEARTH_TYPE_Q8_0]);
     r->attn = probe_attention(pool, threads, buf, PROBE_GEMV_BYTES, 0.040);
     r->vec  = probe_vector(0.010);
+    /* a timing of zero gives an infinite rate, which JSON cannot carry (the cache would never
+     * read back): keep every figure finite */
+    for (int t = 0; t < HEARTH_TYPE_COUNT; t++) {
+        if (!isfinite(r->gemv[t])) r->gemv[t] = r->gemv[t] > 0 ? 1e15 : 0;
+        if (!isfinite(r->gemm[t])) r->gemm[t] = r->gemm[t] > 0 ? 1e15 : 0;
+    }
+    if (!isfinite(r->call_s)) r->call_s = 1e-9;
+    if (!isfinite(r->attn)) r->attn = 1e15;
+    if (!isfinite(r->vec)) r->vec = 1e15;
     free(buf);
     hearth_threadpool_free(pool);
     r->probe_s = hearth_time_s() - t_start;
