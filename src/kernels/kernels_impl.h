@@ -81,6 +81,14 @@ void  hearth_avx2_ops_f16_to_f32(const uint16_t *x, float *y, int64_t n);
 void  hearth_avx2_ops_round_f16(const float *x, float *y, int64_t n);
 float hearth_avx2_ops_dot_f16(const float *a, const uint16_t *b, int64_t n);
 void  hearth_avx2_ops_axpy_f16(float *y, float s, const uint16_t *x, int64_t n);
+/* The reference-order ops of ops.h (ops_*_ref), same bits; silu_mul_ref8 does only the first
+ * n & ~7 values (the caller does the scalar tail); rope_apply is ops_rope_apply's loop. */
+float hearth_avx2_ops_dot_f16_ref(const float *a, const uint16_t *b, int64_t n, int lanes);
+float hearth_avx2_ops_softmax_ref(float *x, int64_t n, int64_t j0);
+void  hearth_avx2_ops_wsum_f16_ref(float *out, const float *p, const uint16_t *v, int64_t v_stride, int64_t j0,
+                                   int64_t n, int64_t d, int lanes, float *acc);
+void  hearth_avx2_ops_silu_mul_ref8(float *a, const float *b, int64_t n);
+void  hearth_avx2_ops_rope_apply(int n_rot, int neox, float *x, int n_heads, int head_dim, const float *cs);
 
 /* Several activation rows per weight row (prefill): s[k * s_stride] = dot(w, row k of a) for
  * k < 4, activation rows a_stride bytes apart.  Same arithmetic as the type's vec_dot. */

@@ -77,6 +77,15 @@ static void tables_init(void) {
 
 static inline void tables_ready(void) { pthread_once(&tables_once, tables_init); }
 
+void ops_set_simd(bool on) {
+    tables_ready();
+#if defined(__x86_64__)
+    use_avx2 = on && strcmp(hearth_kernels_isa(), "avx2") == 0;
+#else
+    (void)on;
+#endif
+}
+
 void ops_f32_to_f16(const float *x, uint16_t *y, int64_t n) {
     tables_ready();
 #if defined(__x86_64__)
@@ -158,6 +167,13 @@ void ops_rope_cache(const ops_rope *r, int64_t pos, float *cs) {
 }
 
 void ops_rope_apply(const ops_rope *r, float *x, int n_heads, int head_dim, const float *cs) {
+#if defined(__x86_64__)
+    tables_ready();
+    if (use_avx2) {
+        hearth_avx2_ops_rope_apply(r->n_rot, r->neox, x, n_heads, head_dim, cs);
+        return;
+    }
+#endif
     const int half = r->n_rot / 2;
     for (int h = 0; h < n_heads; h++) {
         float *v = x + (int64_t)h * head_dim;
@@ -277,6 +293,9 @@ static inline float reduce32(const float *acc) {
 
 float ops_dot_f16_ref(const float *a, const uint16_t *b, int64_t n, int lanes) {
     tables_ready();
+#if defined(__x86_64__)
+    if (use_avx2) return hearth_avx2_ops_dot_f16_ref(a, b, n, lanes);
+#endif
     float acc[32] = { 0 };
     const int64_t np = n - n % lanes;
     for (int64_t i = 0; i < np; i++) acc[i % lanes] = fmaf(a[i], f16_table[b[i]], acc[i % lanes]);
@@ -286,6 +305,10 @@ float ops_dot_f16_ref(const float *a, const uint16_t *b, int64_t n, int lanes) {
 }
 
 float ops_softmax_ref(float *x, int64_t n, int64_t j0) {
+#if defined(__x86_64__)
+    tables_ready();
+    if (use_avx2) return hearth_avx2_ops_softmax_ref(x, n, j0);
+#endif
     float mx = -INFINITY;
     for (int64_t i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
     double sum = 0.0;
@@ -308,6 +331,12 @@ float ops_softmax_ref(float *x, int64_t n, int64_t j0) {
 void ops_wsum_f16_ref(float *out, const float *p, const uint16_t *v, int64_t v_stride, int64_t j0, int64_t n,
                       int64_t d, int lanes, float *acc) {
     tables_ready();
+#if defined(__x86_64__)
+    if (use_avx2) {
+        hearth_avx2_ops_wsum_f16_ref(out, p, v, v_stride, j0, n, d, lanes, acc);
+        return;
+    }
+#endif
     memset(acc, 0, (size_t)lanes * (size_t)d * sizeof(float));
     for (int64_t j = 0; j < n; j++) {
         float *a = acc + ((j0 + j) % lanes) * d;
@@ -323,6 +352,11 @@ void ops_wsum_f16_ref(float *out, const float *p, const uint16_t *v, int64_t v_s
 
 void ops_silu_mul_ref(float *a, const float *b, int64_t n) {
     const int64_t nv = n & ~(int64_t)7; /* the vector part; the scalar tail uses expf */
-    for (int64_t i = 0; i < nv; i++) a[i] = a[i] / (1.0f + ops_expf_ref(-a[i])) * b[i];
+#if defined(__x86_64__)
+    tables_ready();
+    if (use_avx2) hearth_avx2_ops_silu_mul_ref8(a, b, nv);
+    else
+#endif
+        for (int64_t i = 0; i < nv; i++) a[i] = a[i] / (1.0f + ops_expf_ref(-a[i])) * b[i];
     for (int64_t i = nv; i < n; i++) a[i] = silu1(a[i]) * b[i];
 }

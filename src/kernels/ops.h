@@ -74,4 +74,8 @@ void ops_wsum_f16_ref(float *out, const float *p, const uint16_t *v, int64_t v_s
 /* a[i] = silu(a[i]) * b[i] over one row, with the reference's vector exp on the first n & ~7. */
 void ops_silu_mul_ref(float *a, const float *b, int64_t n);
 
+/* Tests: false makes the ops take their scalar code even where SIMD versions exist (which give
+ * the same bits, except ops_dot_f16, whose order differs); true restores the CPU's choice. */
+void ops_set_simd(bool on);
+
 #endif /* HEARTH_OPS_H */

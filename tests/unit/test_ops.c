@@ -145,6 +145,64 @@ static void test_f16_arrays(void) {
     }
 }
 
+/* The SIMD versions of the reference-order ops give the bits of their scalar code. */
+static void test_ref_ops_simd_vs_scalar(void) {
+    enum { N = 300, D = 72 };
+    static float    x[N], xs[N], xv[N], p[N], out_s[D], out_v[D], acc[32 * D], g[N], gs[N], gv[N];
+    static uint16_t kv[N * D];
+    unsigned        s = 11;
+    for (int i = 0; i < N * D; i++) kv[i] = hearth_fp32_to_fp16(frand(&s));
+    for (int i = 0; i < N; i++) {
+        x[i] = frand(&s) * (i % 7 == 0 ? 200.0f : 8.0f);
+        p[i] = frand(&s);
+        g[i] = frand(&s);
+    }
+    x[3] = -150.0f; /* exp far below the normal range */
+    int bad = 0;
+    for (int n = 1; n <= N; n += n < 40 ? 1 : 37) {
+        for (int64_t j0 = 0; j0 < 11; j0 += 5) {
+            memcpy(xs, x, sizeof x);
+            memcpy(xv, x, sizeof x);
+            ops_set_simd(false);
+            const float ss = ops_softmax_ref(xs, n, j0);
+            ops_set_simd(true);
+            const float sv = ops_softmax_ref(xv, n, j0);
+            bad += memcmp(xs, xv, sizeof x) != 0 || memcmp(&ss, &sv, 4) != 0;
+            for (int lanes = 8; lanes <= 32; lanes += 24) {
+                for (int d = 8; d <= D; d += 64) {
+                    ops_set_simd(false);
+                    ops_wsum_f16_ref(out_s, p, kv, D, j0, n, d, lanes, acc);
+                    const float ds = ops_dot_f16_ref(x, kv, n, lanes);
+                    ops_set_simd(true);
+                    ops_wsum_f16_ref(out_v, p, kv, D, j0, n, d, lanes, acc);
+                    const float dv = ops_dot_f16_ref(x, kv, n, lanes);
+                    bad += memcmp(out_s, out_v, (size_t)d * 4) != 0 || memcmp(&ds, &dv, 4) != 0;
+                }
+            }
+        }
+        memcpy(gs, x, sizeof x);
+        memcpy(gv, x, sizeof x);
+        ops_set_simd(false);
+        ops_silu_mul_ref(gs, g, n);
+        ops_set_simd(true);
+        ops_silu_mul_ref(gv, g, n);
+        bad += memcmp(gs, gv, sizeof gs) != 0;
+        for (int neox = 0; neox < 2; neox++) {
+            ops_rope r = { .n_rot = 32, .neox = neox, .base = 10000.0f, .freq_scale = 1.0f };
+            float    cs[32];
+            ops_rope_cache(&r, n, cs);
+            memcpy(gs, x, sizeof x);
+            memcpy(gv, x, sizeof x);
+            ops_set_simd(false);
+            ops_rope_apply(&r, gs, 4, 48, cs);
+            ops_set_simd(true);
+            ops_rope_apply(&r, gv, 4, 48, cs);
+            bad += memcmp(gs, gv, sizeof gs) != 0;
+        }
+    }
+    CHECKF(bad == 0, "%d mismatches", bad);
+}
+
 int main(void) {
     RUN(test_f16_matches_kernels);
     RUN(test_rmsnorm);
@@ -153,5 +211,6 @@ int main(void) {
     RUN(test_activations);
     RUN(test_dot_axpy_f16);
     RUN(test_f16_arrays);
+    RUN(test_ref_ops_simd_vs_scalar);
     return tap_done();
 }

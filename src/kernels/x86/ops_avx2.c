@@ -6,6 +6,8 @@
 #include "kernels/kernels_impl.h"
 #include "kernels/x86/avx2_util.h"
 
+#include <math.h>
+
 #define LDH(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
 
 void hearth_avx2_ops_f32_to_f16(const float *x, uint16_t *y, int64_t n) {
@@ -48,4 +50,151 @@ void hearth_avx2_ops_axpy_f16(float *y, float s, const uint16_t *x, int64_t n) {
     int64_t      i  = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_mul_ps(vs, LDH(x + i))));
     for (; i < n; i++) y[i] += s * avx2_half(x[i]);
+}
+
+/* ---- the reference engine's orders (ops.h, "exactly as the reference engine computes"):
+ * lane for lane the same operations as the scalar *_ref functions of ops.c, so the same bits. */
+
+/* hsum8 of ops.c: (0+4, 1+5, 2+6, 3+7), then (a0 + a2) + (a1 + a3). */
+static inline float hsum8_v(__m256 v) {
+    const __m128 a = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    const __m128 b = _mm_add_ps(a, _mm_movehl_ps(a, a));
+    return _mm_cvtss_f32(_mm_add_ss(b, _mm_movehdup_ps(b)));
+}
+
+/* ops_expf_ref on 8 lanes. */
+static inline __m256 expf_ref_v(__m256 x) {
+    const __m256  r = _mm256_set1_ps(0x1.8p23f);
+    const __m256  z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), r);
+    const __m256  n = _mm256_sub_ps(z, r);
+    const __m256  b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f), _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
+    const __m256i e = _mm256_slli_epi32(_mm256_castps_si256(z), 23);
+    const __m256  k = _mm256_castsi256_ps(_mm256_add_epi32(e, _mm256_castps_si256(_mm256_set1_ps(1.0f))));
+    const __m256  u = _mm256_mul_ps(b, b);
+    const __m256  j = _mm256_fmadd_ps(
+        _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
+                        _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
+        u, _mm256_mul_ps(_mm256_set1_ps(0x1.ffffecp-1f), b));
+    const __m256 an  = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), n);
+    const __m256 big = _mm256_cmp_ps(an, _mm256_set1_ps(126.0f), _CMP_GT_OQ);
+    const __m256 fast = _mm256_fmadd_ps(j, k, k);
+    if (!_mm256_movemask_ps(big)) return fast;
+    const __m256i g   = _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_LE_OQ)),
+                                         _mm256_set1_epi32((int)0x82000000u));
+    const __m256  s1  = _mm256_castsi256_ps(_mm256_add_epi32(g, _mm256_set1_epi32(0x7f000000)));
+    const __m256  s2  = _mm256_castsi256_ps(_mm256_sub_epi32(e, g));
+    const __m256  huge = _mm256_cmp_ps(an, _mm256_set1_ps(192.0f), _CMP_GT_OQ);
+    const __m256  slow = _mm256_blendv_ps(_mm256_mul_ps(_mm256_fmadd_ps(s2, j, s2), s1), _mm256_mul_ps(s1, s1), huge);
+    return _mm256_blendv_ps(fast, slow, big);
+}
+
+float hearth_avx2_ops_dot_f16_ref(const float *a, const uint16_t *b, int64_t n, int lanes) {
+    if (lanes != 8) return hearth_avx2_ops_dot_f16(a, b, n); /* 32 lanes: that order already */
+    __m256        acc = _mm256_setzero_ps();
+    const int64_t np  = n & ~(int64_t)7;
+    for (int64_t i = 0; i < np; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), LDH(b + i), acc);
+    double s = (double)hsum8_v(acc);
+    for (int64_t i = np; i < n; i++) s += (double)(a[i] * avx2_half(b[i]));
+    return (float)s;
+}
+
+float hearth_avx2_ops_softmax_ref(float *x, int64_t n, int64_t j0) {
+    __m256 mv = _mm256_set1_ps(-INFINITY);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) mv = _mm256_max_ps(_mm256_loadu_ps(x + i), mv);
+    float m8[8], mx = -INFINITY;
+    _mm256_storeu_ps(m8, mv);
+    for (int l = 0; l < 8; l++) mx = m8[l] > mx ? m8[l] : mx;
+    for (; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    const __m256 vmx = _mm256_set1_ps(mx);
+    double       sum = 0.0;
+    for (i = 0; i < n;) {
+        /* one block of 8 cells aligned on the absolute cell index; cells outside contribute 0 */
+        const int64_t c0 = (j0 + i) & ~(int64_t)7, k0 = c0 - j0; /* x index of lane 0 */
+        if (k0 >= 0 && k0 + 8 <= n) {
+            const __m256 ev = expf_ref_v(_mm256_sub_ps(_mm256_loadu_ps(x + k0), vmx));
+            _mm256_storeu_ps(x + k0, ev);
+            sum += (double)hsum8_v(ev);
+        } else {
+            float blk[8];
+            for (int l = 0; l < 8; l++) {
+                const int64_t k = k0 + l;
+                blk[l]          = k >= i && k < n ? x[k] - mx : -INFINITY;
+            }
+            __m256 ev = expf_ref_v(_mm256_loadu_ps(blk));
+            _mm256_storeu_ps(blk, ev);
+            for (int l = 0; l < 8; l++) {
+                const int64_t k = k0 + l;
+                if (k >= i && k < n) x[k] = blk[l];
+                else blk[l] = 0.0f;
+            }
+            sum += (double)hsum8_v(_mm256_loadu_ps(blk));
+        }
+        i = k0 + 8;
+    }
+    const __m256 inv = _mm256_set1_ps((float)(1.0 / sum));
+    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
+    for (; i < n; i++) x[i] *= (float)(1.0 / sum);
+    return (float)sum;
+}
+
+void hearth_avx2_ops_wsum_f16_ref(float *out, const float *p, const uint16_t *v, int64_t v_stride, int64_t j0,
+                                  int64_t n, int64_t d, int lanes, float *acc) {
+    memset(acc, 0, (size_t)lanes * (size_t)d * sizeof(float));
+    const int64_t d8 = d & ~(int64_t)7;
+    for (int64_t j = 0; j < n; j++) {
+        float          *a   = acc + ((j0 + j) % lanes) * d;
+        const uint16_t *row = v + j * v_stride;
+        const __m256    pj  = _mm256_set1_ps(p[j]);
+        int64_t         c   = 0;
+        for (; c < d8; c += 8) _mm256_storeu_ps(a + c, _mm256_fmadd_ps(pj, LDH(row + c), _mm256_loadu_ps(a + c)));
+        for (; c < d; c++) a[c] = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(p[j]), _mm_set_ss(avx2_half(row[c])), _mm_set_ss(a[c])));
+    }
+#define L(l) _mm256_loadu_ps(acc + (l) * d + c)
+    int64_t c = 0;
+    for (; c < d8; c += 8) {
+        __m256 s[8];
+        if (lanes == 8) {
+            for (int l = 0; l < 8; l++) s[l] = L(l);
+        } else {
+            for (int l = 0; l < 8; l++) s[l] = _mm256_add_ps(_mm256_add_ps(L(l), L(16 + l)), _mm256_add_ps(L(8 + l), L(24 + l)));
+        }
+        const __m256 t0 = _mm256_add_ps(s[0], s[4]), t1 = _mm256_add_ps(s[1], s[5]);
+        const __m256 t2 = _mm256_add_ps(s[2], s[6]), t3 = _mm256_add_ps(s[3], s[7]);
+        /* hsum8: (a0 + a2) + (a1 + a3); reduce32: (t0 + t1) + (t2 + t3) */
+        const __m256 r = lanes == 8 ? _mm256_add_ps(_mm256_add_ps(t0, t2), _mm256_add_ps(t1, t3))
+                                    : _mm256_add_ps(_mm256_add_ps(t0, t1), _mm256_add_ps(t2, t3));
+        _mm256_storeu_ps(out + c, r);
+    }
+#undef L
+    for (; c < d; c++) {
+        float s[8];
+        for (int l = 0; l < 8; l++)
+            s[l] = lanes == 8 ? acc[l * d + c]
+                              : (acc[l * d + c] + acc[(16 + l) * d + c]) + (acc[(8 + l) * d + c] + acc[(24 + l) * d + c]);
+        const float t0 = s[0] + s[4], t1 = s[1] + s[5], t2 = s[2] + s[6], t3 = s[3] + s[7];
+        out[c]         = lanes == 8 ? (t0 + t2) + (t1 + t3) : (t0 + t1) + (t2 + t3);
+    }
+}
+
+void hearth_avx2_ops_silu_mul_ref8(float *a, const float *b, int64_t n) {
+    const __m256 one = _mm256_set1_ps(1.0f), neg = _mm256_set1_ps(-0.0f);
+    for (int64_t i = 0; i + 8 <= n; i += 8) {
+        const __m256 x = _mm256_loadu_ps(a + i);
+        const __m256 e = expf_ref_v(_mm256_xor_ps(x, neg));
+        _mm256_storeu_ps(a + i, _mm256_mul_ps(_mm256_div_ps(x, _mm256_add_ps(one, e)), _mm256_loadu_ps(b + i)));
+    }
+}
+
+void hearth_avx2_ops_rope_apply(int n_rot, int neox, float *x, int n_heads, int head_dim, const float *cs) {
+    const int half = n_rot / 2;
+    for (int h = 0; h < n_heads; h++) {
+        float *v = x + (int64_t)h * head_dim;
+        for (int i = 0; i < half; i++) {
+            const int   i0 = neox ? i : 2 * i, i1 = neox ? i + half : 2 * i + 1;
+            const float c = cs[2 * i], s = cs[2 * i + 1], a = v[i0], b = v[i1];
+            v[i0] = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(c), _mm_set_ss(-(b * s))));
+            v[i1] = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(s), _mm_set_ss(b * c)));
+        }
+    }
 }
