@@ -139,6 +139,7 @@ static hearth_vec_dot4_fn vec_dot4_of(int isa, hearth_type type) {
         case HEARTH_TYPE_Q4_0: return hearth_avx2_vec_dot4_q4_0;
         case HEARTH_TYPE_Q8_0: return hearth_avx2_vec_dot4_q8_0;
         case HEARTH_TYPE_Q4_K: return hearth_avx2_vec_dot4_q4_K;
+        case HEARTH_TYPE_Q6_K: return hearth_avx2_vec_dot4_q6_K;
         default: return NULL;
         }
     }

@@ -95,6 +95,7 @@ void  hearth_avx2_ops_rope_apply(int n_rot, int neox, float *x, int n_heads, int
 typedef void (*hearth_vec_dot4_fn)(int64_t n, float *s, size_t s_stride, const void *w, const void *a, size_t a_stride);
 void hearth_avx2_vec_dot4_q4_0(int64_t n, float *s, size_t s_stride, const void *w, const void *a, size_t a_stride);
 void hearth_avx2_vec_dot4_q8_0(int64_t n, float *s, size_t s_stride, const void *w, const void *a, size_t a_stride);
+void hearth_avx2_vec_dot4_q6_K(int64_t n, float *s, size_t s_stride, const void *w, const void *a, size_t a_stride);
 void hearth_avx2_vec_dot4_q4_K(int64_t n, float *s, size_t s_stride, const void *w, const void *a, size_t a_stride);
 
 /* A tile of weight rows times activation rows (prefill and decode): for r < nr, c < nc,

@@ -265,7 +265,7 @@ static void test_isa_vec_dot(void) {
 
 /* The 4-row kernels give the same bits as the single-row kernel of their ISA. */
 static void test_isa_vec_dot4(void) {
-    static const hearth_type types[] = { HEARTH_TYPE_Q4_0, HEARTH_TYPE_Q8_0, HEARTH_TYPE_Q4_K };
+    static const hearth_type types[] = { HEARTH_TYPE_Q4_0, HEARTH_TYPE_Q8_0, HEARTH_TYPE_Q4_K, HEARTH_TYPE_Q6_K };
     const int64_t            max_n   = 256 * 7;
     uint8_t                 *w = malloc(max_n * 4), *aq = malloc(max_n * 4 * 4);
     float                   *a = malloc(max_n * sizeof *a);
