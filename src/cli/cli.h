@@ -15,6 +15,11 @@ int cmd_bench(int argc, char **argv);
 bool  cli_parse_long(const char *s, long lo, long hi, long *out);
 bool  cli_parse_float(const char *s, float *out);
 char *cli_read_file(const char *path, size_t *len);
+/* The sampling options run and chat share (--temp --top-k --top-p --min-p --repeat-penalty
+ * --repeat-last-n --presence-penalty --frequency-penalty --seed): 0 when `opt` is not one of
+ * them, 1 when `val` was parsed into sp, -1 when `val` is missing or invalid. */
+struct hearth_sampler_params;
+int   cli_parse_sampling(const char *opt, const char *val, struct hearth_sampler_params *sp);
 int cmd_fit(int argc, char **argv);  /* cmd_fit.c */
 int cmd_pull(int argc, char **argv); /* cmd_pull.c */
 int cmd_list(int argc, char **argv); /* cmd_list.c */

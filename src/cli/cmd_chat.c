@@ -503,7 +503,8 @@ static int chat_batch(chat_session *s) {
 
 int cmd_chat(int argc, char **argv) {
     const char *model_path = NULL, *system = NULL;
-    long n_predict = -1, n_ctx = 0, n_threads = 0, v;
+    long n_predict = -1, n_ctx = 0, n_threads = 0;
+    int r;
     chat_session s;
     memset(&s, 0, sizeof s);
     hearth_sampler_params_default(&s.sp);
@@ -536,29 +537,8 @@ int cmd_chat(int argc, char **argv) {
             NEED_VAL(); if (!cli_parse_long(val, 0, 1 << 24, &n_ctx)) BAD_VAL();
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             NEED_VAL(); if (!cli_parse_long(val, 1, 1024, &n_threads)) BAD_VAL();
-        } else if (!strcmp(a, "--temp")) {
-            NEED_VAL(); if (!cli_parse_float(val, &s.sp.temp)) BAD_VAL();
-        } else if (!strcmp(a, "--top-k")) {
-            NEED_VAL(); if (!cli_parse_long(val, -1, 1 << 30, &v)) BAD_VAL(); s.sp.top_k = (int32_t)v;
-        } else if (!strcmp(a, "--top-p")) {
-            NEED_VAL(); if (!cli_parse_float(val, &s.sp.top_p)) BAD_VAL();
-        } else if (!strcmp(a, "--min-p")) {
-            NEED_VAL(); if (!cli_parse_float(val, &s.sp.min_p)) BAD_VAL();
-        } else if (!strcmp(a, "--repeat-penalty")) {
-            NEED_VAL(); if (!cli_parse_float(val, &s.sp.repeat_penalty)) BAD_VAL();
-        } else if (!strcmp(a, "--repeat-last-n")) {
-            NEED_VAL(); if (!cli_parse_long(val, -1, 1 << 20, &v)) BAD_VAL(); s.sp.repeat_last_n = (int32_t)v;
-        } else if (!strcmp(a, "--presence-penalty")) {
-            NEED_VAL(); if (!cli_parse_float(val, &s.sp.presence_penalty)) BAD_VAL();
-        } else if (!strcmp(a, "--frequency-penalty")) {
-            NEED_VAL(); if (!cli_parse_float(val, &s.sp.frequency_penalty)) BAD_VAL();
-        } else if (!strcmp(a, "--seed")) {
-            NEED_VAL();
-            char *end;
-            errno = 0;
-            unsigned long long seed = strtoull(val, &end, 10);
-            if (errno || end == val || *end) BAD_VAL();
-            s.sp.seed = seed;
+        } else if ((r = cli_parse_sampling(a, val, &s.sp)) != 0) {
+            NEED_VAL(); if (r < 0) BAD_VAL();
         } else {
             fprintf(stderr, "hearth chat: unknown option '%s'\n", a);
             chat_usage(stderr);

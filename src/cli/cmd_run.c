@@ -5,6 +5,7 @@
 #include "hearth.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,41 @@ bool cli_parse_float(const char *s, float *out) {
     if (errno || end == s || *end) return false;
     *out = v;
     return true;
+}
+
+int cli_parse_sampling(const char *opt, const char *val, hearth_sampler_params *sp) {
+    static const struct { const char *name; size_t off; } floats[] = {
+        { "--temp", offsetof(hearth_sampler_params, temp) },
+        { "--top-p", offsetof(hearth_sampler_params, top_p) },
+        { "--min-p", offsetof(hearth_sampler_params, min_p) },
+        { "--repeat-penalty", offsetof(hearth_sampler_params, repeat_penalty) },
+        { "--presence-penalty", offsetof(hearth_sampler_params, presence_penalty) },
+        { "--frequency-penalty", offsetof(hearth_sampler_params, frequency_penalty) },
+    };
+    long v;
+    for (size_t k = 0; k < sizeof floats / sizeof floats[0]; k++)
+        if (!strcmp(opt, floats[k].name))
+            return val && cli_parse_float(val, (float *)((char *)sp + floats[k].off)) ? 1 : -1;
+    if (!strcmp(opt, "--top-k")) {
+        if (!val || !cli_parse_long(val, -1, 1 << 30, &v)) return -1;
+        sp->top_k = (int32_t)v;
+        return 1;
+    }
+    if (!strcmp(opt, "--repeat-last-n")) {
+        if (!val || !cli_parse_long(val, -1, 1 << 20, &v)) return -1;
+        sp->repeat_last_n = (int32_t)v;
+        return 1;
+    }
+    if (!strcmp(opt, "--seed")) {
+        char *end;
+        if (!val) return -1;
+        errno = 0;
+        unsigned long long seed = strtoull(val, &end, 10);
+        if (errno || end == val || *end) return -1;
+        sp->seed = seed;
+        return 1;
+    }
+    return 0;
 }
 
 char *cli_read_file(const char *path, size_t *len) {
@@ -125,7 +161,8 @@ static int dump_logits(hearth_ctx *ctx, const hearth_model *model, const int32_t
 
 int cmd_run(int argc, char **argv) {
     const char *model_path = NULL, *prompt = NULL, *prompt_file = NULL;
-    long n_predict = 128, n_ctx = 0, n_threads = 0, n_batch = 0, v;
+    long n_predict = 128, n_ctx = 0, n_threads = 0, n_batch = 0;
+    int r;
     int chat = 0, tokens_mode = 0;
     const char *logits_path = NULL;
     hearth_sampler_params sp;
@@ -163,29 +200,8 @@ int cmd_run(int argc, char **argv) {
             NEED_VAL(); if (!cli_parse_long(val, 1, 1024, &n_threads)) BAD_VAL();
         } else if (!strcmp(a, "-b") || !strcmp(a, "--batch-size")) {
             NEED_VAL(); if (!cli_parse_long(val, 1, 65536, &n_batch)) BAD_VAL();
-        } else if (!strcmp(a, "--temp")) {
-            NEED_VAL(); if (!cli_parse_float(val, &sp.temp)) BAD_VAL();
-        } else if (!strcmp(a, "--top-k")) {
-            NEED_VAL(); if (!cli_parse_long(val, -1, 1 << 30, &v)) BAD_VAL(); sp.top_k = (int32_t)v;
-        } else if (!strcmp(a, "--top-p")) {
-            NEED_VAL(); if (!cli_parse_float(val, &sp.top_p)) BAD_VAL();
-        } else if (!strcmp(a, "--min-p")) {
-            NEED_VAL(); if (!cli_parse_float(val, &sp.min_p)) BAD_VAL();
-        } else if (!strcmp(a, "--repeat-penalty")) {
-            NEED_VAL(); if (!cli_parse_float(val, &sp.repeat_penalty)) BAD_VAL();
-        } else if (!strcmp(a, "--repeat-last-n")) {
-            NEED_VAL(); if (!cli_parse_long(val, -1, 1 << 20, &v)) BAD_VAL(); sp.repeat_last_n = (int32_t)v;
-        } else if (!strcmp(a, "--presence-penalty")) {
-            NEED_VAL(); if (!cli_parse_float(val, &sp.presence_penalty)) BAD_VAL();
-        } else if (!strcmp(a, "--frequency-penalty")) {
-            NEED_VAL(); if (!cli_parse_float(val, &sp.frequency_penalty)) BAD_VAL();
-        } else if (!strcmp(a, "--seed")) {
-            NEED_VAL();
-            char *end;
-            errno = 0;
-            unsigned long long s = strtoull(val, &end, 10);
-            if (errno || end == val || *end) BAD_VAL();
-            sp.seed = s;
+        } else if ((r = cli_parse_sampling(a, val, &sp)) != 0) {
+            NEED_VAL(); if (r < 0) BAD_VAL();
         } else if (!strcmp(a, "--chat")) {
             chat = 1;
         } else if (!strcmp(a, "--logits")) {
