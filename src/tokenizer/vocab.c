@@ -229,7 +229,7 @@ static hearth_status finish_load(tokenizer *t, const gguf_file *g, char *err, si
     /* end of turn / generation, by key and by the usual texts */
     static const char *const eot_texts[] = {
         "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<EOT>", "_<EOT>",
-        "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>", "<end_of_utterance>",
+        ("<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>"), "<end_of_utterance>",
     };
     if (t->eot == TOK_NULL) {
         for (size_t k = 0; k < HEARTH_ARRAY_LEN(eot_texts) && t->eot == TOK_NULL; k++) {

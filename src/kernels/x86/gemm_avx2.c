@@ -89,6 +89,12 @@ INLINE void tile32_min_1(const int kind, const int R, int64_t nb, float *s, cons
     for (int r = 0; r < R; r++) s[r] = avx2_hsum_ps(acc[r]) + _mm_cvtss_f32(_mm_movehdup_ps(summ[r]));
 }
 
+static inline uint16_t load16(const uint8_t *p) {
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
 static inline int32_t load32(const uint8_t *p) {
     int32_t v;
     memcpy(&v, p, 4);
@@ -131,15 +137,13 @@ INLINE void tile32(const int kind, const int R, const int C, int64_t nb, float *
             dsy = _mm256_cvtph_ps(t);
             (void)dyv;
         } else {
-            uint16_t h;
-            memcpy(&h, pa, 2);
-            __m128i t = _mm_cvtsi32_si128(h);
-#pragma GCC unroll 4
-            for (int c = 1; c < C; c++) {
-                memcpy(&h, pa + (size_t)c * as, 2);
-                t = _mm_insert_epi16(t, h, c);
-            }
-            dyv = _mm_cvtph_ps(t);
+            /* Lane indices of _mm_insert_epi16 must be literal constants
+             * (clang does not take them from an unrolled loop). */
+            const short h0 = (short)load16(pa);
+            const short h1 = C > 1 ? (short)load16(pa + as) : 0;
+            const short h2 = C > 2 ? (short)load16(pa + 2 * as) : 0;
+            const short h3 = C > 3 ? (short)load16(pa + 3 * as) : 0;
+            dyv = _mm_cvtph_ps(_mm_setr_epi16(h0, h1, h2, h3, 0, 0, 0, 0));
             (void)dsy;
         }
         __m256i q[4], aq[4];
