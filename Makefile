@@ -5,6 +5,7 @@
 #   make run             set up, build, fetch the default model, start `hearth chat` on it
 #   make fuzz            libFuzzer harnesses under ASan+UBSan (FUZZ_SECONDS each, default 60)
 #   make bench           benchmarks (bench/), side by side with the reference engine
+#   make bench-compare   hearth bench vs llama-bench on 1B-shape and small models (bench/compare)
 #   make install PREFIX=/usr/local
 #   make SANITIZE=address,undefined   any target, with sanitizers (separate build dir)
 #
@@ -43,7 +44,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit run fuzz fuzz-build fuzz-replay bench install uninstall clean setup models golden help
+.PHONY: all test unit run fuzz fuzz-build fuzz-replay bench bench-compare install uninstall clean setup models golden help
 all: $(BUILD)/hearth $(BUILD)/libhearth.a
 
 $(BUILD)/libhearth.a: $(LIB_OBJ)
@@ -120,6 +121,10 @@ $(BUILD)/fuzz-replay: tests/fuzz/replay.c $(FUZZ_SRC) $(BUILD)/libhearth.a
 
 bench: setup all
 	@scripts/run-bench $(BUILD)
+
+# Not part of `make test`: the full matrix takes hours on 2 cores (BENCH_* variables: see bench/compare).
+bench-compare: setup all
+	@HEARTH_BUILD=$(BUILD) bench/compare
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include

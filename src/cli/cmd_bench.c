@@ -1,7 +1,8 @@
 /* cmd_bench.c — `hearth bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r REPS] [--json]`:
  * prompt processing (pp: n_prompt tokens in batches from an empty cache) and generation
  * (tg: n_gen tokens one at a time) in tokens/s, mean and standard deviation over repetitions
- * after one warm-up run, as llama-bench measures them.  --json prints llama-bench's keys. */
+ * after a warm-up run (the whole prompt for pp, one token for tg; none with --no-warmup), as
+ * llama-bench measures them.  --json prints llama-bench's keys. */
 #include "cli/cli.h"
 
 #include "core/core.h"
@@ -14,7 +15,7 @@
 #include <string.h>
 
 static void bench_usage(FILE *f) {
-    fprintf(f, "usage: hearth bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r 5] [-b 256] [--json]\n");
+    fprintf(f, "usage: hearth bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r 5] [-b 256] [--no-warmup] [--json]\n");
 }
 
 /* One timed run: n_prompt prefill tokens (if > 0) or n_gen single-token decodes. */
@@ -35,7 +36,7 @@ static double bench_once(hearth_ctx *ctx, const int32_t *toks, int64_t n_prompt,
 int cmd_bench(int argc, char **argv) {
     const char *model_path = NULL;
     long n_prompt = 512, n_gen = 128, n_threads = 0, reps = 5, n_batch = 0;
-    int json = 0;
+    int json = 0, warmup = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         long *target = NULL;
@@ -47,6 +48,10 @@ int cmd_bench(int argc, char **argv) {
         if (!strcmp(a, "--json") || !strcmp(a, "-o") ) {
             if (!strcmp(a, "-o")) { if (!val || strcmp(val, "json")) goto bad; i++; }
             json = 1;
+            continue;
+        }
+        if (!strcmp(a, "--no-warmup")) {
+            warmup = 0;
             continue;
         }
         if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && val) { model_path = val; i++; continue; }
@@ -96,7 +101,7 @@ int cmd_bench(int argc, char **argv) {
     for (int test = 0; test < 2; test++) {
         long np = test == 0 ? n_prompt : 0, ng = test == 1 ? n_gen : 0;
         if (np == 0 && ng == 0) continue;
-        if (bench_once(ctx, toks, np, ng, err, sizeof err) < 0) { /* warm-up */
+        if (warmup && bench_once(ctx, toks, np, ng ? 1 : 0, err, sizeof err) < 0) { /* warm-up */
             fprintf(stderr, "hearth bench: %s\n", err);
             goto out;
         }
