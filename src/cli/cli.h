@@ -20,6 +20,10 @@ char *cli_read_file(const char *path, size_t *len);
  * them, 1 when `val` was parsed into sp, -1 when `val` is missing or invalid. */
 struct hearth_sampler_params;
 int   cli_parse_sampling(const char *opt, const char *val, struct hearth_sampler_params *sp);
+/* The file a -m argument names (cmd_list.c): a path as is, or a model-store name
+ * (hearth_resolve_model) written into out.  On failure prints "hearth CMD: why" on stderr
+ * (a missing file: the system's reason plus that the store has no such name) and returns false. */
+bool  cli_model_path(const char *cmd, const char *arg, char *out, size_t size);
 int cmd_fit(int argc, char **argv);  /* cmd_fit.c */
 int cmd_pull(int argc, char **argv); /* cmd_pull.c */
 int cmd_list(int argc, char **argv); /* cmd_list.c */

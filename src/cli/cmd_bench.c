@@ -70,6 +70,9 @@ int cmd_bench(int argc, char **argv) {
     hearth_model *model = NULL;
     hearth_ctx *ctx = NULL;
     int32_t *toks = NULL;
+    char resolved[4096];
+    if (!cli_model_path("bench", model_path, resolved, sizeof resolved)) goto out;
+    model_path = resolved;
     if (hearth_model_load(model_path, &model, err, sizeof err) != HEARTH_OK) {
         fprintf(stderr, "hearth bench: %s\n", err);
         goto out;

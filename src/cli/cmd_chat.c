@@ -555,7 +555,9 @@ int cmd_chat(int argc, char **argv) {
     int rc = 1;
     s.n_predict = (int32_t)n_predict;
     s.tty = isatty(STDIN_FILENO) != 0;
-    if (srv_model_load(&s.m, model_path, NULL, err, sizeof err) != HEARTH_OK) {
+    char resolved[4096];
+    if (!cli_model_path("chat", model_path, resolved, sizeof resolved)) return 1;
+    if (srv_model_load(&s.m, resolved, NULL, err, sizeof err) != HEARTH_OK) {
         fprintf(stderr, "hearth chat: %s\n", err);
         return 1;
     }

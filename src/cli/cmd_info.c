@@ -303,7 +303,9 @@ int cmd_info(int argc, char **argv) {
         return 2;
     }
     gguf_file *g = NULL;
-    char err[512];
+    char err[512], resolved[4096];
+    if (!cli_model_path("info", path, resolved, sizeof resolved)) return 1;
+    path = resolved;
     if (gguf_open_file(path, &g, err, sizeof err) != HEARTH_OK) {
         fprintf(stderr, "hearth info: %s\n", err);
         return 1;

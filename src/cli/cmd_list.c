@@ -4,11 +4,33 @@
 #include "fit/fit.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+
+bool cli_model_path(const char *cmd, const char *arg, char *out, size_t size) {
+    char err[1024];
+    hearth_status st = hearth_resolve_model(arg, out, size, err, sizeof err);
+    if (st == HEARTH_OK) return true;
+    if (st == HEARTH_ERR_NOT_FOUND) {
+        struct stat sb;
+        if (stat(arg, &sb) == 0) {
+            /* there, but not a regular file (a directory, a device): the loader says what is wrong */
+            int n = snprintf(out, size, "%s", arg);
+            if (n >= 0 && (size_t)n < size) return true;
+        } else {
+            fprintf(stderr, "hearth %s: %s: %s, and no model of that name in the store (see `hearth list`)\n", cmd, arg,
+                    strerror(errno));
+            return false;
+        }
+    }
+    fprintf(stderr, "hearth %s: %s\n", cmd, err);
+    return false;
+}
 
 static void lhb(uint64_t n, char *buf, size_t size) {
     if (n >= (1ull << 30)) snprintf(buf, size, "%.2f GiB", n / 1073741824.0);

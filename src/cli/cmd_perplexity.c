@@ -65,7 +65,9 @@ int cmd_perplexity(int argc, char **argv) {
     hearth_model *model = NULL;
     hearth_ctx *ctx = NULL;
     int32_t *toks = NULL;
-    if (hearth_model_load(model_path, &model, err, sizeof err) != HEARTH_OK) {
+    char resolved[4096];
+    if (!cli_model_path("perplexity", model_path, resolved, sizeof resolved)) goto out;
+    if (hearth_model_load(resolved, &model, err, sizeof err) != HEARTH_OK) {
         fprintf(stderr, "hearth perplexity: %s\n", err);
         goto out;
     }

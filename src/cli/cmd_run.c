@@ -235,7 +235,9 @@ int cmd_run(int argc, char **argv) {
     hearth_ctx *ctx = NULL;
     char *wrapped = NULL;
     int32_t *ids = NULL;
-    hearth_status st = hearth_model_load(model_path, &model, err, sizeof err);
+    char resolved[4096];
+    if (!cli_model_path("run", model_path, resolved, sizeof resolved)) goto out;
+    hearth_status st = hearth_model_load(resolved, &model, err, sizeof err);
     if (st != HEARTH_OK) {
         fprintf(stderr, "hearth run: %s\n", err);
         goto out;

@@ -124,8 +124,7 @@ int cmd_serve(int argc, char **argv) {
         cfg.api_key = key_buf;
     }
     char path[4096], err[512];
-    if (hearth_resolve_model(model, path, sizeof path, err, sizeof err) != HEARTH_OK) {
-        fprintf(stderr, "hearth serve: %s\n", err);
+    if (!cli_model_path("serve", model, path, sizeof path)) {
         free(key_buf);
         return 1;
     }

@@ -94,7 +94,10 @@ int cmd_template(int argc, char **argv) {
     char bos[256], eos[256];
     bool have_bos = false, have_eos = false;
 
+    char resolved[4096];
     if (model_path) {
+        if (!cli_model_path("template", model_path, resolved, sizeof resolved)) goto done;
+        model_path = resolved;
         if (gguf_open_file(model_path, &g, err, sizeof err) != HEARTH_OK) {
             fprintf(stderr, "hearth template: %s: %s\n", model_path, err);
             goto done;

@@ -34,8 +34,7 @@ static void detokenize_usage(FILE *f) {
 /* Opens the vocabulary of -m's argument (a path, or a name the model store resolves). */
 static hearth_vocab *open_vocab(const char *model) {
     char path[4096], err[512];
-    if (hearth_resolve_model(model, path, sizeof path, err, sizeof err) != HEARTH_OK)
-        snprintf(path, sizeof path, "%s", model);
+    if (!cli_model_path("tokenize", model, path, sizeof path)) return NULL;
     hearth_vocab *v = NULL;
     if (hearth_vocab_open(path, &v, err, sizeof err) != HEARTH_OK) {
         fprintf(stderr, "hearth: %s\n", err);
