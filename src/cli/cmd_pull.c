@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,9 @@ int cmd_pull(int argc, char **argv) {
         spec = argv[i];
     }
     if (!spec) { pull_usage(stderr); return 2; }
+    /* past a file size limit (ulimit -f) a write fails with EFBIG and is reported, instead of
+     * the default SIGXFSZ killing the process mid-download */
+    signal(SIGXFSZ, SIG_IGN);
 
     /* owner/repo + (file | quant) */
     char repo[512] = "", file[1024] = "", quant[64] = "";

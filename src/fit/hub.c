@@ -49,6 +49,7 @@ typedef struct req {
     char       linked_etag[80];
     uint64_t   linked_size;
     uint64_t   range_total;    /* from Content-Range */
+    char       next_url[2048]; /* Link: <...>; rel="next" of the final response ("" = none) */
     /* progress */
     bool       progress, tty;
     uint64_t   total;
@@ -81,6 +82,7 @@ static size_t on_body(char *p, size_t sz, size_t nm, void *ud) {
             r->offset = 0;
             r->restarted = true;
         }
+        errno = 0;
         if (fwrite(p, 1, n, r->file) != n) {
             r->write_errno = errno ? errno : EIO;
             return 0;
@@ -94,17 +96,69 @@ static size_t on_body(char *p, size_t sz, size_t nm, void *ud) {
     return r->max_body && r->got >= r->max_body ? 0 : sz * nm;
 }
 
+/* What a failed write means for someone pulling a model. */
+static const char *write_hint(int e) {
+    switch (e) {
+    case ENOSPC: return " (disk full: free some space, then run the same command again to resume)";
+#ifdef EDQUOT
+    case EDQUOT: return " (disk quota exceeded: free some space, then run the same command again to resume)";
+#endif
+    case EFBIG: return " (over the file size limit of this process: see ulimit -f)";
+    default: return "";
+    }
+}
+
 static void trim_header_value(const char *v, size_t n, char *out, size_t size) {
     while (n > 0 && (*v == ' ' || *v == '"')) v++, n--;
     while (n > 0 && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' ' || v[n - 1] == '"')) n--;
     snprintf(out, size, "%.*s", (int)HEARTH_MIN(n, size - 1), v);
 }
 
+/* The target of rel="next" in a Link header value (RFC 8288: `<url>; rel="next", <url2>;
+ * rel="prev"`), copied into out; "" when there is none or it does not fit. */
+static void link_next(const char *v, size_t n, char *out, size_t size) {
+    const char *end = v + n;
+    out[0] = '\0';
+    while (v < end) {
+        const char *lt = memchr(v, '<', (size_t)(end - v));
+        if (!lt) return;
+        const char *gt = memchr(lt, '>', (size_t)(end - lt));
+        if (!gt) return;
+        /* this link's parameters run to the next '<' (or the end) */
+        const char *nx = memchr(gt, '<', (size_t)(end - gt));
+        const char *pe = nx ? nx : end;
+        for (const char *q = gt + 1; q + 3 <= pe; q++) {
+            if (strncasecmp(q, "rel", 3) != 0) continue;
+            const char *s = q + 3;
+            while (s < pe && *s == ' ') s++;
+            if (s >= pe || *s != '=') continue;
+            s++;
+            while (s < pe && (*s == ' ' || *s == '"')) s++;
+            /* rel may hold several space-separated relation types */
+            while (s < pe && *s != '"' && *s != ';' && *s != ',') {
+                const char *w = s;
+                while (s < pe && *s != ' ' && *s != '"' && *s != ';' && *s != ',') s++;
+                if (s - w == 4 && !strncasecmp(w, "next", 4) && (size_t)(gt - lt - 1) < size) {
+                    snprintf(out, size, "%.*s", (int)(gt - lt - 1), lt + 1);
+                    return;
+                }
+                while (s < pe && *s == ' ') s++;
+            }
+        }
+        v = pe;
+    }
+}
+
 static size_t on_header(char *p, size_t sz, size_t nm, void *ud) {
     req *r = ud;
     size_t n = sz * nm;
     char val[128];
-    if (n > 15 && !strncasecmp(p, "X-Linked-Etag:", 14)) trim_header_value(p + 14, n - 14, r->linked_etag, sizeof r->linked_etag);
+    if (n > 5 && !strncmp(p, "HTTP/", 5)) r->next_url[0] = '\0'; /* a new response (after a redirect) */
+    else if (n > 5 && !strncasecmp(p, "Link:", 5)) {
+        char next[sizeof r->next_url];
+        link_next(p + 5, n - 5, next, sizeof next);
+        if (next[0]) snprintf(r->next_url, sizeof r->next_url, "%s", next);
+    } else if (n > 15 && !strncasecmp(p, "X-Linked-Etag:", 14)) trim_header_value(p + 14, n - 14, r->linked_etag, sizeof r->linked_etag);
     else if (n > 15 && !strncasecmp(p, "X-Linked-Size:", 14)) {
         trim_header_value(p + 14, n - 14, val, sizeof val);
         r->linked_size = strtoull(val, NULL, 10);
@@ -217,10 +271,13 @@ static hearth_status perform(const char *url, const char *range, bool head, req 
         st = hearth_err(err, err_size, HEARTH_ERR_IO, "%s: HTTP %ld from %s", what, code, url);
     else if (rc == CURLE_WRITE_ERROR && r->write_errno)
         st = hearth_err(err, err_size, HEARTH_ERR_IO, "%s: cannot write: %s%s", what, strerror(r->write_errno),
-                        r->write_errno == ENOSPC ? " (disk full)" : "");
+                        write_hint(r->write_errno));
     else if (rc != CURLE_OK && !stopped_on_purpose) {
         if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_RESOLVE_PROXY)
             st = hearth_err(err, err_size, HEARTH_ERR_IO, "%s: no network: cannot reach %s (%s)", what, url,
+                            errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        else if (rc == CURLE_PARTIAL_FILE || rc == CURLE_RECV_ERROR || rc == CURLE_OPERATION_TIMEDOUT)
+            st = hearth_err(err, err_size, HEARTH_ERR_IO, "%s: truncated transfer: the connection broke off (%s)", what,
                             errbuf[0] ? errbuf : curl_easy_strerror(rc));
         else
             st = hearth_err(err, err_size, HEARTH_ERR_IO, "%s: transfer failed: %s", what,
@@ -258,31 +315,39 @@ static bool valid_repo(const char *repo) {
     return slashes == 1 && repo[0] != '/' && repo[strlen(repo) - 1] != '/';
 }
 
-hearth_status hub_list(const char *repo, hub_listing *out, char *err, size_t err_size) {
-    memset(out, 0, sizeof *out);
-    if (!valid_repo(repo)) return hearth_err(err, err_size, HEARTH_ERR_ARG, "'%s' is not a repository name (owner/name)", repo);
-    char url[2048];
-    snprintf(url, sizeof url, "%s/api/models/%s/tree/main?recursive=true", hub_endpoint(), repo);
-    req r = { 0 };
-    r.max_body = 64ull << 20;
-    char what[600];
-    snprintf(what, sizeof what, "listing %s", repo);
-    hearth_status st = perform(url, NULL, false, &r, what, err, err_size);
-    if (st) {
-        hearth_buf_free(&r.body);
-        return st;
-    }
-    cJSON *j = cJSON_ParseWithLength(r.body.data ? r.body.data : "", r.body.len);
-    hearth_buf_free(&r.body);
+/* The next page's URL from a Link target: a path ("/api/...") gets the endpoint's origin; an
+ * absolute URL must have that origin (the token is sent with every page).  False otherwise. */
+static bool next_page_url(const char *link, char *out, size_t size) {
+    const char *ep = hub_endpoint();
+    const char *host = strstr(ep, "://");
+    if (!host) return false;
+    const char *path = strchr(host + 3, '/');
+    size_t origin = path ? (size_t)(path - ep) : strlen(ep);
+    int n;
+    if (link[0] == '/' && link[1] != '/') n = snprintf(out, size, "%.*s%s", (int)origin, ep, link);
+    else if (!strncmp(link, ep, origin) && link[origin] == '/') n = snprintf(out, size, "%s", link);
+    else return false;
+    return n > 0 && (size_t)n < size;
+}
+
+/* Appends the file entries of one listing page (a JSON array) to out. */
+static hearth_status add_listing_page(const char *text, size_t len, hub_listing *out, size_t *cap, const char *what,
+                                      char *err, size_t err_size) {
+    cJSON *j = cJSON_ParseWithLength(text ? text : "", len);
     if (!cJSON_IsArray(j)) {
         cJSON_Delete(j);
         return hearth_err(err, err_size, HEARTH_ERR_FORMAT, "%s: the server's listing is not a JSON array", what);
     }
-    int n = cJSON_GetArraySize(j);
-    out->files = hearth_calloc((size_t)HEARTH_MAX(n, 1), sizeof *out->files);
-    if (!out->files) {
-        cJSON_Delete(j);
-        return hearth_err(err, err_size, HEARTH_ERR_NOMEM, "out of memory");
+    size_t n = (size_t)cJSON_GetArraySize(j);
+    if (out->n + n > *cap) {
+        size_t nc = HEARTH_MAX(out->n + n, *cap * 2);
+        hub_file *f = realloc(out->files, HEARTH_MAX(nc, 1) * sizeof *f);
+        if (!f) {
+            cJSON_Delete(j);
+            return hearth_err(err, err_size, HEARTH_ERR_NOMEM, "out of memory");
+        }
+        out->files = f;
+        *cap = nc;
     }
     const cJSON *it;
     cJSON_ArrayForEach(it, j) {
@@ -292,6 +357,7 @@ hearth_status hub_list(const char *repo, hub_listing *out, char *err, size_t err
         const cJSON *lfs  = cJSON_GetObjectItemCaseSensitive(it, "lfs");
         if (!cJSON_IsString(path) || (cJSON_IsString(type) && strcmp(type->valuestring, "file"))) continue;
         hub_file *f = &out->files[out->n];
+        memset(f, 0, sizeof *f);
         if (snprintf(f->path, sizeof f->path, "%s", path->valuestring) >= (int)sizeof f->path) continue;
         f->size = cJSON_IsNumber(size) && size->valuedouble >= 0 ? (uint64_t)size->valuedouble : 0;
         const cJSON *oid = lfs ? cJSON_GetObjectItemCaseSensitive(lfs, "oid") : NULL;
@@ -306,6 +372,37 @@ hearth_status hub_list(const char *repo, hub_listing *out, char *err, size_t err
     }
     cJSON_Delete(j);
     return HEARTH_OK;
+}
+
+#define HUB_MAX_PAGES 1000 /* a listing longer than this many pages is refused (or a link loop) */
+
+hearth_status hub_list(const char *repo, hub_listing *out, char *err, size_t err_size) {
+    memset(out, 0, sizeof *out);
+    if (!valid_repo(repo)) return hearth_err(err, err_size, HEARTH_ERR_ARG, "'%s' is not a repository name (owner/name)", repo);
+    char url[2048];
+    snprintf(url, sizeof url, "%s/api/models/%s/tree/main?recursive=true", hub_endpoint(), repo);
+    char what[600];
+    snprintf(what, sizeof what, "listing %s", repo);
+    size_t cap = 0;
+    hearth_status st = HEARTH_OK;
+    /* the hub pages long listings: each page's Link header names the next */
+    for (int page = 0; !st; page++) {
+        if (page == HUB_MAX_PAGES) {
+            st = hearth_err(err, err_size, HEARTH_ERR_LIMIT, "%s: more than %d pages", what, HUB_MAX_PAGES);
+            break;
+        }
+        req r = { 0 };
+        r.max_body = 64ull << 20;
+        st = perform(url, NULL, false, &r, what, err, err_size);
+        if (!st) st = add_listing_page(r.body.data, r.body.len, out, &cap, what, err, err_size);
+        hearth_buf_free(&r.body);
+        if (st || !r.next_url[0]) break;
+        if (!next_page_url(r.next_url, url, sizeof url))
+            st = hearth_err(err, err_size, HEARTH_ERR_FORMAT, "%s: the next page's link leaves %s: %s", what,
+                            hub_endpoint(), r.next_url);
+    }
+    if (st) hub_listing_free(out);
+    return st;
 }
 
 /* ---- header by range requests --------------------------------------------------------- */
@@ -524,8 +621,11 @@ hearth_status hub_download(const char *repo, const char *file, uint64_t size, co
         snprintf(range, sizeof range, "%llu-", (unsigned long long)have);
         st = perform(url, have > 0 ? range : NULL, false, &r, what, err, err_size);
         hearth_buf_free(&r.body);
-        if (fclose(f) != 0 && !st)
-            st = hearth_err(err, err_size, HEARTH_ERR_IO, "%s: cannot write: %s%s", part, strerror(errno), errno == ENOSPC ? " (disk full)" : "");
+        errno = 0;
+        if (fclose(f) != 0 && !st) {
+            int e = errno ? errno : EIO;
+            st = hearth_err(err, err_size, HEARTH_ERR_IO, "%s: cannot write: %s%s", part, strerror(e), write_hint(e));
+        }
         if (st) {
             if (stat(part, &sb) == 0 && size)
                 fprintf(stderr, "hearth: %llu of %llu bytes kept in %s; run the same command again to resume\n",

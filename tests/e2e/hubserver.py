@@ -2,14 +2,19 @@
 
 It serves what the hub serves, the way the hub serves it:
   GET /api/models/{owner}/{repo}/tree/main[?recursive=true]  -> JSON list of
-      {"type": "file", "oid", "size", "path", "lfs": {"oid": sha256, "size", "pointerSize"}}
+      {"type": "file", "oid", "size", "path", "lfs": {"oid": sha256, "size", "pointerSize"}};
+      with page_size set, page_size entries a page and, as the hub does, a header
+      `Link: <.../tree/main?recursive=true&cursor=...>; rel="next"` while more follow
   GET|HEAD /{owner}/{repo}/resolve/main/{path}  -> 302 to a CDN URL, with X-Linked-Etag (the
       sha256), X-Linked-Size and X-Repo-Commit; 401 for a gated repo without the right
       bearer token; 404 (X-Error-Code: RepoNotFound / EntryNotFound) otherwise
   GET /cdn/{owner}/{repo}/{path}  -> the bytes, honouring Range (206 + Content-Range)
 Faults, per file: "truncate_once" (the first body stops half-way and the connection drops),
-"corrupt" (the bytes served differ from the published hash).  No network beyond 127.0.0.1.
+"corrupt" (the bytes served differ from the published hash).  on_blob(repo, path), when set,
+runs before a blob's bytes are sent (e.g. to fill the disk mid-download).  No network beyond
+127.0.0.1.
 """
+import base64
 import hashlib
 import json
 import threading
@@ -23,6 +28,9 @@ class Hub:
         self.faults = {}     # ("owner/repo", path) -> fault name
         self.requests = []   # (method, path, range header, authorization)
         self.token = token
+        self.page_size = None  # listing entries per page (None: one page)
+        self.link_base = None  # where next-page links point (None: this server)
+        self.on_blob = None
         self.lock = threading.Lock()
         hub = self
 
@@ -79,14 +87,14 @@ class Hub:
             self.requests.append((h.command, path, h.headers.get("Range"), h.headers.get("Authorization")))
         parts = path.strip("/").split("/")
         if len(parts) >= 5 and parts[0] == "api" and parts[1] == "models" and parts[4:6] == ["tree", "main"]:
-            return self._tree(h, parts[2] + "/" + parts[3], head)
+            return self._tree(h, parts[2] + "/" + parts[3], head, urllib.parse.parse_qs(u.query))
         if len(parts) >= 5 and parts[2:4] == ["resolve", "main"]:
             return self._resolve(h, parts[0] + "/" + parts[1], "/".join(parts[4:]), head)
         if len(parts) >= 4 and parts[0] == "cdn":
             return self._blob(h, parts[1] + "/" + parts[2], "/".join(parts[3:]), head)
         self._reply(h, 404, b'{"error":"not found"}', head=head)
 
-    def _tree(self, h, repo, head):
+    def _tree(self, h, repo, head, query):
         if repo not in self.repos:
             return self._reply(h, 404, b'{"error":"Repository not found"}', {"X-Error-Code": "RepoNotFound"}, head)
         if not self._authorized(h, repo):
@@ -97,7 +105,17 @@ class Hub:
             if p.endswith(".gguf"):
                 e["lfs"] = {"oid": hashlib.sha256(data).hexdigest(), "size": len(data), "pointerSize": 134}
             out.append(e)
-        self._reply(h, 200, json.dumps(out).encode(), head=head)
+        headers = {}
+        if self.page_size:
+            # the cursor is opaque to clients; like the hub's, base64 of where the page starts
+            cur = query.get("cursor", [""])[0]
+            start = int(base64.urlsafe_b64decode(cur).decode()) if cur else 0
+            if start + self.page_size < len(out):
+                nxt = base64.urlsafe_b64encode(str(start + self.page_size).encode()).decode()
+                q = urllib.parse.urlencode({"recursive": "true", "expand": "false", "cursor": nxt})
+                headers["Link"] = f'<{self.link_base or self.url}/api/models/{repo}/tree/main?{q}>; rel="next"'
+            out = out[start:start + self.page_size]
+        self._reply(h, 200, json.dumps(out).encode(), headers, head=head)
 
     def _resolve(self, h, repo, p, head):
         if repo not in self.repos:
@@ -141,6 +159,8 @@ class Hub:
         h.end_headers()
         if head:
             return
+        if self.on_blob:
+            self.on_blob(repo, p)
         if fault == "truncate_once" and len(body) > 1:
             self.faults.pop((repo, p), None)
             h.wfile.write(body[: len(body) // 2])

@@ -3,6 +3,8 @@ Hugging Face hub (tests/e2e/hubserver.py).  No test touches the internet."""
 import hashlib
 import json
 import os
+import signal
+import subprocess
 import sys
 
 import numpy as np
@@ -11,6 +13,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from conftest import run  # noqa: E402
 from hubserver import Hub  # noqa: E402
+from server_util import Server  # noqa: E402
 
 gguf = pytest.importorskip("gguf")
 
@@ -255,3 +258,181 @@ def test_fit_repo_picks_best_that_fits(hearth, env, models):
     fits = {c["file"]: c["fits"] for c in j["candidates"]}
     assert fits["tiny-llama-Q4_0.gguf"] and not fits["tiny-llama-Q8_0.gguf"], j
     assert j["best"] == "tiny-llama-Q4_0.gguf"
+
+
+def test_listing_spanning_pages(hearth, env, models, hub):
+    """The hub pages long listings (Link: <...>; rel="next"); every page is read."""
+    hub.page_size = 1  # README.md, tiny-llama-Q4_0.gguf, tiny-llama-Q8_0.gguf: three pages
+    p = run([hearth, "pull", f"{REPO}:Q8_0"], env=env, text=True)
+    assert p.returncode == 0, p.stderr
+    with open(store_path(env, REPO, "tiny-llama-Q8_0.gguf"), "rb") as f:
+        assert f.read() == models["Q8_0"]
+    assert sum(1 for r in hub.requests if r[1] == f"/api/models/{REPO}/tree/main") == 3
+    # a repository's listing for `fit hf://owner/repo` spans the pages too
+    p = run([hearth, "fit", f"hf://{REPO}", "--json", "--ctx", "512"], env=env, text=True)
+    assert p.returncode == 0, p.stderr
+    assert sorted(c["file"] for c in json.loads(p.stdout)["candidates"]) == ["tiny-llama-Q4_0.gguf", "tiny-llama-Q8_0.gguf"]
+    # a next-page link to another host is not followed (the token would go with it)
+    hub.link_base = "http://example.invalid"
+    n = len(hub.requests)
+    p = run([hearth, "pull", f"{REPO}:Q4_0"], env=env, text=True)
+    assert p.returncode != 0 and "next page" in p.stderr, p.stderr
+    assert [r[1] for r in hub.requests[n:]] == [f"/api/models/{REPO}/tree/main"]
+
+
+def test_disk_full_file_size_limit(hearth, env, models):
+    """A write that fails mid-download (here: past RLIMIT_FSIZE, which needs no privileges;
+    the kernel then fails write() with EFBIG once SIGXFSZ is ignored, which `hearth pull`
+    does itself) gives a clear error and leaves only a .part file, which a later pull resumes."""
+    resource = pytest.importorskip("resource")
+    limit = 1 << 20
+    assert len(models["Q8_0"]) > 4 * limit
+
+    def limited():
+        signal.signal(signal.SIGXFSZ, signal.SIG_DFL)  # hearth must not die of the default action
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    dest = store_path(env, REPO, "tiny-llama-Q8_0.gguf")
+    p = run([hearth, "pull", f"{REPO}:Q8_0"], env=env, text=True, preexec_fn=limited)
+    assert p.returncode == 1, (p.returncode, p.stderr)
+    assert "cannot write" in p.stderr and "file size limit" in p.stderr, p.stderr
+    assert not os.path.exists(dest) and not os.path.exists(dest + ".json")
+    assert 0 < os.path.getsize(dest + ".part") <= limit
+    p = run([hearth, "list", "--json"], env=env, text=True)
+    assert json.loads(p.stdout) == []
+    p = run([hearth, "pull", f"{REPO}:Q8_0"], env=env, text=True)
+    assert p.returncode == 0 and "resuming" in p.stderr, p.stderr
+    with open(dest, "rb") as f:
+        assert f.read() == models["Q8_0"]
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 24 MiB tmpfs (needs root and mount rights: skipped otherwise)."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    d = tmp_path / "small"
+    d.mkdir()
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(d)], capture_output=True, text=True)
+    if p.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs: {p.stderr.strip()}")
+    try:
+        yield d
+    finally:
+        subprocess.run(["umount", "-l", str(d)], capture_output=True)
+
+
+def test_disk_full_real(hearth, env, models, hub, small_fs):
+    """ENOSPC on a real (small) file system: refused up front when the free space is known to
+    be short, and mid-transfer when the disk fills during the download."""
+    env = dict(env, HEARTH_MODELS=str(small_fs / "models"))
+    dest = store_path(env, REPO, "tiny-llama-Q8_0.gguf")
+    filler = small_fs / "filler"
+    filler.write_bytes(b"\0" * (12 << 20))  # 12 of 24 MiB free: the 16 MiB file cannot fit
+    p = run([hearth, "pull", f"{REPO}:Q8_0"], env=env, text=True)
+    assert p.returncode == 1 and "disk full" in p.stderr, p.stderr
+    assert not os.path.exists(dest) and not os.path.exists(dest + ".part")
+
+    filler.unlink()
+    fired = []
+
+    def fill(repo, path):  # the disk fills up while the bytes are on their way
+        if not fired:
+            fired.append(path)
+            filler.write_bytes(b"\0" * (16 << 20))
+
+    hub.on_blob = fill
+    p = run([hearth, "pull", f"{REPO}:Q8_0"], env=env, text=True)
+    assert fired and p.returncode == 1, p.stderr
+    assert "No space left on device" in p.stderr and "disk full" in p.stderr, p.stderr
+    assert not os.path.exists(dest) and not os.path.exists(dest + ".json")
+    assert os.path.getsize(dest + ".part") < len(models["Q8_0"])
+    filler.unlink()
+    p = run([hearth, "pull", f"{REPO}:Q8_0"], env=env, text=True)
+    assert p.returncode == 0 and "resuming" in p.stderr, p.stderr
+    with open(dest, "rb") as f:
+        assert f.read() == models["Q8_0"]
+
+
+def test_truncated_transfer_message(hearth, env, hub):
+    hub.faults[(REPO, "tiny-llama-Q4_0.gguf")] = "truncate_once"
+    p = run([hearth, "pull", f"{REPO}:Q4_0"], env=env, text=True)
+    assert p.returncode == 1 and "truncated transfer" in p.stderr and "resume" in p.stderr, p.stderr
+    assert not os.path.exists(store_path(env, REPO, "tiny-llama-Q4_0.gguf"))
+
+
+SMOL_REPO = "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF"
+SMOL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@pytest.fixture(scope="module")
+def pulled_smollm2(hearth, smollm2, tmp_path_factory):
+    """The real SmolLM2 pulled from the stand-in hub into a fresh store: (env, store name)."""
+    with open(smollm2, "rb") as f:
+        data = f.read()
+    e = dict(os.environ)
+    e["HEARTH_MODELS"] = str(tmp_path_factory.mktemp("store"))
+    for k in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy", "HF_TOKEN"):
+        e.pop(k, None)
+    with Hub() as h:
+        h.add(SMOL_REPO, SMOL_FILE, data)
+        e["HF_ENDPOINT"] = h.url
+        p = run([hearth, "pull", f"{SMOL_REPO}:Q4_1"], env=e, text=True)
+    assert p.returncode == 0, p.stderr
+    return e, f"{SMOL_REPO}:Q4_1"
+
+
+@pytest.mark.parametrize("cmd", [
+    ["run", "-m", "MODEL", "-p", "The capital of France is", "-n", "8", "--temp", "0", "-c", "128"],
+    ["tokenize", "-m", "MODEL", "--ids", "Hello world, store names!"],
+    ["detokenize", "-m", "MODEL", "19556", "905", "28"],
+    ["template", "show", "-m", "MODEL"],
+    ["perplexity", "-m", "MODEL", "-f", "TEXT", "-c", "64", "--chunks", "1"],
+])
+def test_store_name_where_a_path_goes(hearth, smollm2, pulled_smollm2, tmp_path, cmd):
+    """`-m NAME` gives what `-m PATH` gives."""
+    env, name = pulled_smollm2
+    text = tmp_path / "text.txt"
+    text.write_text("The quick brown fox jumps over the lazy dog. " * 20)
+    cmd = [str(text) if a == "TEXT" else a for a in cmd]
+    by_path = run([hearth] + [smollm2 if a == "MODEL" else a for a in cmd], env=env)
+    by_name = run([hearth] + [name if a == "MODEL" else a for a in cmd], env=env)
+    assert by_path.returncode == 0, by_path.stderr
+    assert by_name.returncode == 0, by_name.stderr
+    assert by_name.stdout == by_path.stdout and by_name.stdout.strip()
+
+
+def test_store_name_info_bench_chat_serve(hearth, smollm2, pulled_smollm2, monkeypatch):
+    env, name = pulled_smollm2
+    a = json.loads(run([hearth, "info", smollm2, "--json"], env=env).stdout)
+    for arg in ([name], ["-m", name], [SMOL_FILE], [SMOL_FILE[:-5]], [f"hf://{SMOL_REPO}/{SMOL_FILE}"], [SMOL_REPO]):
+        p = run([hearth, "info", *arg, "--json"], env=env)
+        assert p.returncode == 0, (arg, p.stderr)
+        assert json.loads(p.stdout) == a, arg
+    p = run([hearth, "bench", "-m", name, "-p", "8", "-n", "4", "-r", "1", "--json"], env=env, text=True)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)[0]["model_filename"] == SMOL_FILE
+    p = run([hearth, "chat", "-m", name, "-n", "4", "--temp", "0"], env=env, input=b"Hi\n")
+    assert p.returncode == 0 and p.stdout.strip(), p.stderr
+    # "last used" moved: the store resolved the name
+    entries = json.loads(run([hearth, "list", "--json"], env=env).stdout)
+    assert [e["name"] for e in entries] == [name] and entries[0]["last_used"] > 0
+    for k in ("HEARTH_MODELS",):
+        monkeypatch.setenv(k, env[k])
+    srv = Server(hearth, name)
+    try:
+        status, _, body = srv.request("GET", "/v1/models")
+        assert status == 200 and body["data"], body
+    finally:
+        srv.stop()
+
+
+def test_unknown_store_name(hearth, pulled_smollm2, tmp_path):
+    env, _ = pulled_smollm2
+    for cmd in (["run", "-m", "acme/none:Q4_0", "-p", "x"], ["info", "acme/none:Q4_0"], ["bench", "-m", "nothing-here"],
+                ["tokenize", "-m", "acme/none:Q4_0", "x"], ["serve", "-m", "acme/none:Q4_0", "--port", "0"]):
+        p = run([hearth, *cmd], env=env, text=True)
+        assert p.returncode == 1, (cmd, p.returncode, p.stderr)
+        assert "no model of that name in the store" in p.stderr and f"hearth {cmd[0]}" in p.stderr, (cmd, p.stderr)
+    p = run([hearth, "info", str(tmp_path / "missing.gguf")], env=env, text=True)
+    assert p.returncode == 1 and "No such file" in p.stderr
