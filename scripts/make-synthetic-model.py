@@ -142,7 +142,7 @@ def main():
     os.makedirs(a.out_dir, exist_ok=True)
     path = os.path.join(a.out_dir, f"{a.shape}-{a.ftype}.gguf")
     if not os.path.exists(path):
-        tmp = path + ".tmp"
+        tmp = f"{path}.tmp{os.getpid()}"  # another process may be writing the same model
         build(a.shape, a.ftype, tmp)
         os.replace(tmp, path)
         print(f"make-synthetic-model: wrote {path} ({os.path.getsize(path) >> 20} MiB)", file=sys.stderr)
