@@ -189,6 +189,41 @@ hearth_vec_dot4_fn hearth_kernels_vec_dot4_isa(const char *isa, hearth_type type
     return NULL;
 }
 
+static void batch_of(int isa, hearth_type type, int64_t n_tok, hearth_vec_dot_fn *dot, hearth_vec_dot4_fn *dot4) {
+#ifdef HEARTH_HAVE_AVX2_KERNELS
+    if (isa == ISA_AVX2) {
+        switch (type) {
+        case HEARTH_TYPE_Q4_K: /* repacked: GEMM for groups of 4 rows, GEMV (= vec_dot) for the rest */
+            if (n_tok >= 4) *dot4 = hearth_avx2_vec_dot4_q4_K_gemm;
+            break;
+        case HEARTH_TYPE_Q6_K: /* tiled matmul from 8 rows, vec_dot below */
+            if (n_tok >= HEARTH_TILED_MIN_ROWS) {
+                *dot  = hearth_avx2_vec_dot_q6_K_tiled;
+                *dot4 = hearth_avx2_vec_dot4_q6_K_tiled;
+            }
+            break;
+        default: break;
+        }
+    }
+#endif
+    (void)isa;
+    (void)type;
+    (void)n_tok;
+    (void)dot;
+    (void)dot4;
+}
+
+void hearth_kernels_batch(hearth_type type, int64_t n_tok, hearth_vec_dot_fn *dot, hearth_vec_dot4_fn *dot4) {
+    pthread_once(&tables_once, tables_init);
+    batch_of(active_isa, type, n_tok, dot, dot4);
+}
+
+void hearth_kernels_batch_isa(const char *isa, hearth_type type, int64_t n_tok, hearth_vec_dot_fn *dot,
+                              hearth_vec_dot4_fn *dot4) {
+    for (int i = 0; i < ISA_COUNT; i++)
+        if (!strcmp(isa, isa_names[i])) batch_of(i, type, n_tok, dot, dot4);
+}
+
 const char *hearth_kernels_isa(void) {
     pthread_once(&tables_once, tables_init);
     return isa_names[active_isa];

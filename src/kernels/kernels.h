@@ -54,10 +54,18 @@ typedef struct hearth_mat {
  * X: (n_tok, W->cols) floats, Y: (n_tok, W->rows) floats, both row-major and dense.
  * `scratch` holds the activations converted to vec_dot_type: at least
  * hearth_matmul_scratch_size(W, n_tok) bytes.  Rows of W are split across the pool's threads
- * (pool may be NULL: single-threaded).  Returns without allocating. */
+ * (pool may be NULL: single-threaded).  Returns without allocating.
+ * hearth_matmul rounds as the reference engine does for a batch of n_tok tokens (for some
+ * types its float order depends on the batch size: Q4_K in groups of 4, Q6_K from 8 tokens).
+ * hearth_matmul_segs splits the tokens into n_seg consecutive runs of seg_len[i] tokens
+ * (summing to n_tok), each rounded as that run alone would be: the runs of different
+ * sequences in one batch get the bits each sequence gets on its own, with the weights still
+ * read once for all of them. */
 size_t hearth_matmul_scratch_size(const hearth_mat *W, int64_t n_tok);
 void   hearth_matmul(hearth_threadpool *pool, const hearth_mat *W, const float *X, float *Y, int64_t n_tok,
                      void *scratch);
+void   hearth_matmul_segs(hearth_threadpool *pool, const hearth_mat *W, const float *X, float *Y, int64_t n_tok,
+                          void *scratch, const int64_t *seg_len, int64_t n_seg);
 
 /* fp16 / bf16 conversions (IEEE half, round to nearest even; bf16 round to nearest even). */
 float    hearth_fp16_to_fp32(uint16_t h);

@@ -98,6 +98,15 @@ void hearth_avx2_vec_dot4_q8_0(int64_t n, float *s, size_t s_stride, const void 
 void hearth_avx2_vec_dot4_q6_K(int64_t n, float *s, size_t s_stride, const void *w, const void *a, size_t a_stride);
 void hearth_avx2_vec_dot4_q4_K(int64_t n, float *s, size_t s_stride, const void *w, const void *a, size_t a_stride);
 
+/* Kernels in the float order the reference engine uses for a batch of rows (not that of the
+ * type's vec_dot): its repacked Q4_K GEMM for groups of four rows, and its tiled K-quant
+ * matmul for Q6_K at 8 or more rows (one row / four rows). */
+void hearth_avx2_vec_dot4_q4_K_gemm(int64_t n, float *s, size_t s_stride, const void *w, const void *a,
+                                    size_t a_stride);
+void hearth_avx2_vec_dot_q6_K_tiled(int64_t n, float *s, const void *w, const void *a);
+void hearth_avx2_vec_dot4_q6_K_tiled(int64_t n, float *s, size_t s_stride, const void *w, const void *a,
+                                     size_t a_stride);
+
 /* A tile of weight rows times activation rows (prefill and decode): for r < nr, c < nc,
  * s[c * s_stride + r] = dot(weight row r, activation row c), weight rows w_stride bytes apart,
  * activation rows (in vec_dot_type) a_stride bytes apart.  Any nr, nc >= 1.  Every (r, c)
@@ -124,6 +133,14 @@ hearth_gemm_fn hearth_kernels_gemm_isa(const char *isa, hearth_type type);
  * named ISA. */
 hearth_vec_dot4_fn hearth_kernels_vec_dot4(hearth_type type);
 hearth_vec_dot4_fn hearth_kernels_vec_dot4_isa(const char *isa, hearth_type type);
+
+/* The reference engine's kernels for a batch of n_tok activation rows of one sequence, where
+ * their float order differs from that of vec_dot / vec_dot4: *dot and *dot4 are replaced
+ * (NULL *dot4: rows one by one), else left as they are.  Active table, or a named ISA. */
+#define HEARTH_TILED_MIN_ROWS 8 /* the reference's tiled K-quant matmul threshold */
+void hearth_kernels_batch(hearth_type type, int64_t n_tok, hearth_vec_dot_fn *dot, hearth_vec_dot4_fn *dot4);
+void hearth_kernels_batch_isa(const char *isa, hearth_type type, int64_t n_tok, hearth_vec_dot_fn *dot,
+                              hearth_vec_dot4_fn *dot4);
 
 /* The table of one ISA by name ("ref", "avx2"), whatever the CPU: for tests and benchmarks
  * that compare ISAs.  NULL for an unknown name or an ISA this build lacks.  Calling into a

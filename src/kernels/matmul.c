@@ -24,9 +24,11 @@ typedef struct mm_job {
     uint8_t             *scratch;  /* where A is written when converted */
     size_t               a_row;
     hearth_from_float_fn from_float;
-    hearth_vec_dot_fn    vec_dot;
-    hearth_vec_dot4_fn   vec_dot4;  /* NULL: no multi-row kernel for this type/ISA */
-    hearth_gemm_fn       gemm;      /* NULL: no tile kernel (then vec_dot4 / vec_dot) */
+    hearth_vec_dot_fn    vec_dot[3];  /* by segment length class: < 4, 4..7, >= 8 tokens */
+    hearth_vec_dot4_fn   vec_dot4[3]; /* NULL: no multi-row kernel for this type/ISA/class */
+    hearth_gemm_fn       gemm;        /* NULL: no tile kernel (then vec_dot4 / vec_dot) */
+    const int64_t       *seg_len;     /* (n_seg) runs of tokens, each rounded as a batch alone */
+    int64_t              n_seg;
     int64_t              chunk_rows;
     atomic_llong         next_chunk;
 } mm_job;
@@ -37,6 +39,10 @@ static void mm_convert_task(void *arg, int ith, int nth) {
     for (int64_t t = t0; t < t1; t++)
         j->from_float(j->X + t * j->W->cols, j->scratch + (size_t)t * j->a_row, j->W->cols);
 }
+
+/* Segment length classes at the reference's thresholds (its float order for Q4_K changes at 4
+ * tokens, for Q6_K at HEARTH_TILED_MIN_ROWS). */
+static int seg_class(int64_t len) { return len >= HEARTH_TILED_MIN_ROWS ? 2 : len >= 4 ? 1 : 0; }
 
 static void mm_dot_task(void *arg, int ith, int nth) {
     (void)ith;
@@ -52,23 +58,29 @@ static void mm_dot_task(void *arg, int ith, int nth) {
         const int64_t r1 = HEARTH_MIN(rows, r0 + j->chunk_rows);
         for (int64_t rb = r0; rb < r1; rb += MM_TILE_ROWS) {
             const int64_t re = HEARTH_MIN(r1, rb + MM_TILE_ROWS);
-            int64_t t = 0;
-            if (j->gemm) {
+            if (j->gemm) { /* tile kernels give every token its lone-token bits */
                 j->gemm(cols, j->Y + rb, (size_t)rows, wd + (size_t)rb * W->row_bytes, W->row_bytes, re - rb, j->A,
                         j->a_row, j->n_tok);
                 continue;
             }
-            if (j->vec_dot4)
-                for (; t + 4 <= j->n_tok; t += 4) {
+            int64_t t = 0;
+            for (int64_t g = 0; g < j->n_seg; g++) {
+                const int64_t            te   = t + j->seg_len[g];
+                const int                cls  = seg_class(j->seg_len[g]);
+                const hearth_vec_dot_fn  dot  = j->vec_dot[cls];
+                const hearth_vec_dot4_fn dot4 = j->vec_dot4[cls];
+                if (dot4)
+                    for (; t + 4 <= te; t += 4) {
+                        const uint8_t *a = j->A + (size_t)t * j->a_row;
+                        float         *y = j->Y + t * rows;
+                        for (int64_t r = rb; r < re; r++)
+                            dot4(cols, &y[r], (size_t)rows, wd + (size_t)r * W->row_bytes, a, j->a_row);
+                    }
+                for (; t < te; t++) {
                     const uint8_t *a = j->A + (size_t)t * j->a_row;
                     float         *y = j->Y + t * rows;
-                    for (int64_t r = rb; r < re; r++)
-                        j->vec_dot4(cols, &y[r], (size_t)rows, wd + (size_t)r * W->row_bytes, a, j->a_row);
+                    for (int64_t r = rb; r < re; r++) dot(cols, &y[r], wd + (size_t)r * W->row_bytes, a);
                 }
-            for (; t < j->n_tok; t++) {
-                const uint8_t *a = j->A + (size_t)t * j->a_row;
-                float         *y = j->Y + t * rows;
-                for (int64_t r = rb; r < re; r++) j->vec_dot(cols, &y[r], wd + (size_t)r * W->row_bytes, a);
             }
         }
     }
@@ -83,8 +95,8 @@ size_t hearth_matmul_scratch_size(const hearth_mat *W, int64_t n_tok) {
     return total;
 }
 
-void hearth_matmul(hearth_threadpool *pool, const hearth_mat *W, const float *X, float *Y, int64_t n_tok,
-                   void *scratch) {
+void hearth_matmul_segs(hearth_threadpool *pool, const hearth_mat *W, const float *X, float *Y, int64_t n_tok,
+                        void *scratch, const int64_t *seg_len, int64_t n_seg) {
     if (n_tok <= 0 || W->rows <= 0) return;
     const hearth_type_kernels *k = hearth_kernels_get(W->type);
     HEARTH_ASSERT(k && k->vec_dot);
@@ -95,11 +107,17 @@ void hearth_matmul(hearth_threadpool *pool, const hearth_mat *W, const float *X,
     mm_job j = {
         .W = W, .X = X, .Y = Y, .n_tok = n_tok, .scratch = scratch,
         .a_row = hearth_type_row_size(k->vec_dot_type, W->cols),
-        .from_float = ak->from_float, .vec_dot = k->vec_dot,
-        .vec_dot4 = n_tok >= 4 ? hearth_kernels_vec_dot4(W->type) : NULL,
-        .gemm = hearth_kernels_gemm(W->type),
+        .from_float = ak->from_float, .gemm = hearth_kernels_gemm(W->type), .seg_len = seg_len, .n_seg = n_seg,
     };
     HEARTH_ASSERT(j.a_row > 0);
+    int64_t seg_sum = 0;
+    for (int64_t g = 0; g < n_seg; g++) seg_sum += seg_len[g];
+    HEARTH_ASSERT(n_seg >= 1 && seg_sum == n_tok);
+    for (int c = 0; c < 3; c++) {
+        j.vec_dot[c]  = k->vec_dot;
+        j.vec_dot4[c] = c > 0 ? hearth_kernels_vec_dot4(W->type) : NULL;
+        hearth_kernels_batch(W->type, c == 2 ? HEARTH_TILED_MIN_ROWS : c == 1 ? 4 : 1, &j.vec_dot[c], &j.vec_dot4[c]);
+    }
     if (k->vec_dot_type == HEARTH_TYPE_F32) {
         j.A = (const uint8_t *)X;
     } else {
@@ -115,4 +133,9 @@ void hearth_matmul(hearth_threadpool *pool, const hearth_mat *W, const float *X,
     j.chunk_rows  = HEARTH_MAX(chunk, (int64_t)MM_TILE_ROWS);
     atomic_init(&j.next_chunk, 0);
     hearth_threadpool_run(pool, mm_dot_task, &j);
+}
+
+void hearth_matmul(hearth_threadpool *pool, const hearth_mat *W, const float *X, float *Y, int64_t n_tok,
+                   void *scratch) {
+    hearth_matmul_segs(pool, W, X, Y, n_tok, scratch, &n_tok, 1);
 }

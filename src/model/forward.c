@@ -39,6 +39,7 @@ struct model_state {
     void  *mm_scratch;  /* activations converted for the matmul */
     /* the batch being run: per token its sequence and position; rows that get logits */
     int32_t *b_seq, *b_pos; /* (B) */
+    int64_t *seg_len;       /* (B) runs of consecutive tokens of one sequence, for the matmuls */
     int64_t *b_out;         /* (n_out_max) token indices */
     /* KV cache, F16: (n_seq, n_layer, n_ctx, n_head_kv*head_dim) each */
     uint16_t *k_cache, *v_cache;
@@ -92,6 +93,7 @@ hearth_status model_state_create(const model *m, int64_t n_ctx, int64_t n_batch,
     s->logits = hearth_malloc_array((size_t)s->n_out_max * V, sizeof(float));
     s->b_seq  = hearth_malloc_array(B, sizeof(int32_t));
     s->b_pos  = hearth_malloc_array(B, sizeof(int32_t));
+    s->seg_len = hearth_malloc_array(B, sizeof(int64_t));
     s->b_out  = hearth_malloc_array((size_t)s->n_out_max, sizeof(int64_t));
     s->rope_g = hearth_malloc_array(B * (size_t)hp->n_rot, sizeof(float));
     s->rope_l = hearth_malloc_array(B * (size_t)hp->n_rot, sizeof(float));
@@ -108,7 +110,7 @@ hearth_status model_state_create(const model *m, int64_t n_ctx, int64_t n_batch,
     s->pool = n_threads > 1 ? hearth_threadpool_create(n_threads) : NULL;
     if (!s->x || !s->xn || !s->q || !s->k || !s->v || !s->att || !s->tmp || !s->gate || !s->up || !s->logits ||
         !s->rope_g || !s->rope_l || !s->att_scratch || !s->k_cache || !s->v_cache || !s->mm_scratch ||
-        !s->b_seq || !s->b_pos || !s->b_out ||
+        !s->b_seq || !s->b_pos || !s->b_out || !s->seg_len ||
         (n_threads > 1 && !s->pool)) {
         model_state_free(s);
         return hearth_err(err, err_size, HEARTH_ERR_NOMEM, "out of memory for a context of %lld tokens",
@@ -124,7 +126,7 @@ void model_state_free(model_state *s) {
     free(s->x); free(s->xn); free(s->q); free(s->k); free(s->v); free(s->att); free(s->tmp);
     free(s->gate); free(s->up); free(s->logits); free(s->rope_g); free(s->rope_l); free(s->att_scratch);
     free(s->mm_scratch); free(s->k_cache); free(s->v_cache);
-    free(s->b_seq); free(s->b_pos); free(s->b_out);
+    free(s->b_seq); free(s->b_pos); free(s->b_out); free(s->seg_len);
     free(s);
 }
 
@@ -206,6 +208,18 @@ static void cache_write(model_state *s, int64_t il, int64_t n, int64_t Dkv) {
     }
 }
 
+/* Splits tokens idx[0..n) (NULL: 0..n) into runs of consecutive tokens of one sequence:
+ * their lengths into s->seg_len; returns how many. */
+static int64_t seq_runs(model_state *s, const int64_t *idx, int64_t n) {
+    int64_t n_seg = 0;
+    for (int64_t k = 0; k < n; k++) {
+        const int32_t seq = s->b_seq[idx ? idx[k] : k];
+        if (k == 0 || seq != s->b_seq[idx ? idx[k - 1] : k - 1]) s->seg_len[n_seg++] = 0;
+        s->seg_len[n_seg - 1]++;
+    }
+    return n_seg;
+}
+
 /* The pass itself over tokens[0..n) with s->b_seq / s->b_pos filled and s->b_out[0..n_out)
  * naming the tokens that get logits (all checked by the callers). */
 static void forward_core(const model *m, model_state *s, const int32_t *tokens, int64_t n, int64_t n_out) {
@@ -215,7 +229,10 @@ static void forward_core(const model *m, model_state *s, const int32_t *tokens, 
     const int64_t F = hp->n_ff;
     hearth_threadpool *pool = s->pool;
     void *scr = s->mm_scratch;
-
+    /* The reference's float order for some weight types depends on how many tokens share a
+     * matmul: each run of tokens of one sequence is rounded as that sequence's batch alone
+     * (as the attention below does), so a sequence gets the same bits beside others. */
+    int64_t n_seg = seq_runs(s, NULL, n);
     /* 1. token embeddings (gemma: scaled by sqrt(n_embd)) */
     const hearth_type_kernels *ek = hearth_kernels_get(m->tok_embd.type);
     for (int64_t t = 0; t < n; t++) {
@@ -239,9 +256,9 @@ static void forward_core(const model *m, model_state *s, const int32_t *tokens, 
 
         /* 3. attention: norm, Q/K/V projections (+bias), per-head Q/K norm, RoPE */
         norm_rows(s->xn, s->x, ly->attn_norm, n, E, hp->norm_eps);
-        hearth_matmul(pool, &ly->wq, s->xn, s->q, n, scr);
-        hearth_matmul(pool, &ly->wk, s->xn, s->k, n, scr);
-        hearth_matmul(pool, &ly->wv, s->xn, s->v, n, scr);
+        hearth_matmul_segs(pool, &ly->wq, s->xn, s->q, n, scr, s->seg_len, n_seg);
+        hearth_matmul_segs(pool, &ly->wk, s->xn, s->k, n, scr, s->seg_len, n_seg);
+        hearth_matmul_segs(pool, &ly->wv, s->xn, s->v, n, scr, s->seg_len, n_seg);
         add_bias(s->q, ly->bq, n, Dq);
         add_bias(s->k, ly->bk, n, Dkv);
         add_bias(s->v, ly->bv, n, Dkv);
@@ -265,17 +282,17 @@ static void forward_core(const model *m, model_state *s, const int32_t *tokens, 
         hearth_threadpool_run(pool, attn_task, &job);
 
         /* 5. output projection, gemma's post-norm, residual */
-        hearth_matmul(pool, &ly->wo, s->att, s->tmp, n, scr);
+        hearth_matmul_segs(pool, &ly->wo, s->att, s->tmp, n, scr, s->seg_len, n_seg);
         if (ly->post_attn_norm) norm_rows(s->tmp, s->tmp, ly->post_attn_norm, n, E, hp->norm_eps);
         ops_add(s->x, s->tmp, n * E);
 
         /* 6. gated feed-forward: down(act(gate(x)) * up(x)), post-norm, residual */
         norm_rows(s->xn, s->x, ly->ffn_norm, n, E, hp->norm_eps);
-        hearth_matmul(pool, &ly->w_gate, s->xn, s->gate, n, scr);
-        hearth_matmul(pool, &ly->w_up, s->xn, s->up, n, scr);
+        hearth_matmul_segs(pool, &ly->w_gate, s->xn, s->gate, n, scr, s->seg_len, n_seg);
+        hearth_matmul_segs(pool, &ly->w_up, s->xn, s->up, n, scr, s->seg_len, n_seg);
         if (ai->gelu) ops_gelu_mul(s->gate, s->up, n * F);
         else for (int64_t t = 0; t < n; t++) ops_silu_mul_ref(s->gate + t * F, s->up + t * F, F);
-        hearth_matmul(pool, &ly->w_down, s->gate, s->tmp, n, scr);
+        hearth_matmul_segs(pool, &ly->w_down, s->gate, s->tmp, n, scr, s->seg_len, n_seg);
         if (ly->post_ffn_norm) norm_rows(s->tmp, s->tmp, ly->post_ffn_norm, n, E, hp->norm_eps);
         ops_add(s->x, s->tmp, n * E);
     }
@@ -283,7 +300,10 @@ static void forward_core(const model *m, model_state *s, const int32_t *tokens, 
     /* 7. final norm and output projection of the chosen tokens */
     for (int64_t k = 0; k < n_out; k++)
         ops_rmsnorm(s->xn + k * E, s->x + s->b_out[k] * E, m->out_norm, E, hp->norm_eps);
-    hearth_matmul(pool, &m->output, s->xn, s->logits, n_out, scr);
+    if (n_out > 0) {
+        n_seg = seq_runs(s, s->b_out, n_out);
+        hearth_matmul_segs(pool, &m->output, s->xn, s->logits, n_out, scr, s->seg_len, n_seg);
+    }
     if (hp->final_softcap > 0.0f) ops_softcap(s->logits, hp->final_softcap, n_out * hp->n_vocab);
 }
 

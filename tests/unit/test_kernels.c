@@ -12,9 +12,11 @@
 #include "tensor/blocks.h"
 #include "tensor/type.h"
 
+#include <math.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 /* ---- helpers ------------------------------------------------------------------------- */
@@ -291,6 +293,118 @@ static void test_isa_vec_dot4(void) {
                     kf->vec_dot(n, &s1, w, aq + k * row);
                     CHECKF(s1 == s4[2 * k], "%s %s n=%lld row %d: %g vs %g", fast_isas[ii], hearth_type_name(t),
                            (long long)n, k, s4[2 * k], s1);
+                }
+            }
+        }
+    }
+    free(w);
+    free(aq);
+    free(a);
+}
+
+/* Scalar models of the reference engine's batch float orders (the specification of the
+ * *_gemm / *_tiled kernels): exact integer sums, then float steps in the stated order.
+ * Q4_K repacked GEMM (groups of 4 rows): per 64 values, acc += isum * (d(w) d(a)) and
+ * mins += imin * (dmin(w) d(a)) as separate FMAs; GEMV (one row): the same per super-block. */
+static float model_q4_K(int64_t n, const void *w, const void *a, int per64) {
+    const block_q4_K *x = w;
+    const block_q8_K *y = a;
+    float acc = 0, mins = 0;
+    for (int64_t i = 0; i < n / HEARTH_QK_K; i++) {
+        const float dx = hearth_fp16_to_fp32(x[i].d) * y[i].d, dm = hearth_fp16_to_fp32(x[i].dmin) * y[i].d;
+        int bsum = 0, bmin = 0;
+        for (int j = 0; j < 4; j++) {
+            uint8_t sl, ml, sh, mh;
+            hearth_get_scale_min_k4(2 * j, x[i].scales, &sl, &ml);
+            hearth_get_scale_min_k4(2 * j + 1, x[i].scales, &sh, &mh);
+            int lo = 0, hi = 0;
+            for (int l = 0; l < 32; l++) {
+                lo += (x[i].qs[32 * j + l] & 0xF) * y[i].qs[64 * j + l];
+                hi += (x[i].qs[32 * j + l] >> 4) * y[i].qs[64 * j + 32 + l];
+            }
+            const int isum = sl * lo + sh * hi;
+            const int imin = ml * (y[i].bsums[4 * j] + y[i].bsums[4 * j + 1]) +
+                             mh * (y[i].bsums[4 * j + 2] + y[i].bsums[4 * j + 3]);
+            if (per64) {
+                acc  = fmaf((float)isum, dx, acc);
+                mins = fmaf((float)imin, dm, mins);
+            } else {
+                bsum += isum;
+                bmin += imin;
+            }
+        }
+        if (!per64) {
+            acc  = fmaf((float)bsum, dx, acc);
+            mins = fmaf((float)bmin, dm, mins);
+        }
+    }
+    return acc - mins;
+}
+
+/* Q6_K tiled matmul (8 or more rows): per super-block acc = fma(d(w) * isum, d(a), acc). */
+static float model_q6_K_tiled(int64_t n, const void *w, const void *a) {
+    const block_q6_K *x = w;
+    const block_q8_K *y = a;
+    float acc = 0;
+    for (int64_t i = 0; i < n / HEARTH_QK_K; i++) {
+        int isum = 0;
+        for (int h = 0; h < 2; h++)
+            for (int l = 0; l < 32; l++) {
+                const uint8_t *ql = x[i].ql + 64 * h, *qh = x[i].qh + 32 * h;
+                const int q[4] = { (ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4), (ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4),
+                                   (ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4), (ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4) };
+                for (int k = 0; k < 4; k++) {
+                    const int v = 128 * h + 32 * k + l;
+                    isum += x[i].scales[v / 16] * (q[k] - 32) * y[i].qs[v];
+                }
+            }
+        acc = fmaf(hearth_fp16_to_fp32(x[i].d) * (float)isum, y[i].d, acc);
+    }
+    return acc;
+}
+
+/* The batch kernels (hearth_kernels_batch) follow the scalar models above bit for bit, and are
+ * chosen at the reference's thresholds: Q4_K's GEMM from 4 rows, Q6_K's tiled order from 8. */
+static void test_isa_batch_order(void) {
+    const int64_t max_n = 256 * 7;
+    uint8_t      *w = malloc(max_n * 2), *aq = malloc(max_n * 4 * 2);
+    float        *a = malloc(max_n * sizeof *a);
+    for (size_t ii = 0; ii < HEARTH_ARRAY_LEN(fast_isas); ii++) {
+        if (!hearth_kernels_cpu_has(fast_isas[ii]) || strcmp(fast_isas[ii], "avx2")) continue;
+        const hearth_type types[] = { HEARTH_TYPE_Q4_K, HEARTH_TYPE_Q6_K };
+        for (size_t ti = 0; ti < HEARTH_ARRAY_LEN(types); ti++) {
+            const hearth_type          t  = types[ti];
+            const hearth_type_kernels *kf = hearth_kernels_table(fast_isas[ii], t);
+            hearth_vec_dot_fn  d_small = kf->vec_dot, d_big = kf->vec_dot;
+            hearth_vec_dot4_fn d4_small = NULL, d4_big = NULL;
+            hearth_kernels_batch_isa(fast_isas[ii], t, t == HEARTH_TYPE_Q4_K ? 3 : 7, &d_small, &d4_small);
+            hearth_kernels_batch_isa(fast_isas[ii], t, 8, &d_big, &d4_big);
+            CHECKF(d_small == kf->vec_dot && d4_small == NULL, "%s: no batch kernel below the threshold",
+                   hearth_type_name(t));
+            REQUIRE(d4_big != NULL);
+            for (int64_t m = 1; m <= 7; m += 3) {
+                const int64_t n   = 256 * m;
+                const size_t  row = hearth_type_row_size(HEARTH_TYPE_Q8_K, n) + 8;
+                random_weights(t, w, n);
+                for (int k = 0; k < 4; k++) {
+                    for (int64_t i = 0; i < n; i++) a[i] = rng_unit() * (k + 1);
+                    hearth_kernels_ref(HEARTH_TYPE_Q8_K)->from_float(a, aq + k * row, n);
+                }
+                float s4[8], s1;
+                d4_big(n, s4, 2, w, aq, row);
+                for (int k = 0; k < 4; k++) {
+                    const void *ak = aq + k * row;
+                    const float want = t == HEARTH_TYPE_Q4_K ? model_q4_K(n, w, ak, 1) : model_q6_K_tiled(n, w, ak);
+                    d_big(n, &s1, w, ak);
+                    CHECKF(s4[2 * k] == want, "%s batch dot4 n=%lld row %d: %.9g vs model %.9g", hearth_type_name(t),
+                           (long long)n, k, s4[2 * k], want);
+                    if (t == HEARTH_TYPE_Q6_K)
+                        CHECKF(s1 == want, "Q6_K tiled dot n=%lld: %.9g vs model %.9g", (long long)n, s1, want);
+                    else {
+                        kf->vec_dot(n, &s1, w, ak);
+                        CHECKF(s1 == model_q4_K(n, w, ak, 0), "Q4_K vec_dot n=%lld: %.9g vs GEMV model %.9g",
+                               (long long)n, s1, model_q4_K(n, w, ak, 0));
+                    }
                 }
             }
         }
@@ -592,6 +706,7 @@ int main(void) {
     RUN(test_ref_dot_matches_dequant);
     RUN(test_isa_vec_dot);
     RUN(test_isa_vec_dot4);
+    RUN(test_isa_batch_order);
     RUN(test_isa_gemm);
     RUN(test_isa_convert);
     RUN(test_golden_sizes);
