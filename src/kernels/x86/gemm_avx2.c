@@ -89,6 +89,48 @@ INLINE void tile32_min_1(const int kind, const int R, int64_t nb, float *s, cons
     for (int r = 0; r < R; r++) s[r] = avx2_hsum_ps(acc[r]) + _mm_cvtss_f32(_mm_movehdup_ps(summ[r]));
 }
 
+/* One token (decode) against R rows of a kind without mins.  Q4_0 and Q5_0 take their quants
+ * unsigned (0..15, 0..31) and subtract the offset (8, 16) times the activation's 4-byte sums
+ * per lane, formed once per block for the R rows: the same int32 lanes as the sign trick of
+ * tile32, with fewer operations per row.  The float operations per pair are those of tile32
+ * (dx * dy, then one FMA per block into 8 lanes), so the results are the same bits. */
+INLINE void tile32_signed_1(const int kind, const int R, int64_t nb, float *s, const uint8_t *w, size_t ws,
+                            const uint8_t *a) {
+    const size_t  wb   = WBYTES(kind);
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256        acc[4];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *pa = a + (size_t)i * sizeof(block_q8_0);
+        const float    dy = half_at(pa, 0);
+        const __m256i  y  = _mm256_loadu_si256((const __m256i *)(pa + 2));
+        __m256i        yoff = _mm256_setzero_si256();
+        if (kind == K_Q4_0 || kind == K_Q5_0)
+            yoff = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(kind == K_Q4_0 ? 8 : 16), y), ones);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            const uint8_t *p = w + (size_t)r * ws + (size_t)i * wb;
+            if (R > 1) _mm_prefetch((const char *)(p + (size_t)R * ws), _MM_HINT_T0);
+            __m256i lanes;
+            if (kind == K_Q4_0) {
+                lanes = _mm256_sub_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(avx2_nibbles32(p + 2), y), ones), yoff);
+            } else if (kind == K_Q5_0) {
+                const block_q5_0 *b = (const block_q5_0 *)p;
+                const __m256i     q = _mm256_or_si256(avx2_nibbles32(b->qs),
+                                                      _mm256_and_si256(avx2_bits32(b->qh), _mm256_set1_epi8(0x10)));
+                lanes = _mm256_sub_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(q, y), ones), yoff);
+            } else {
+                const __m256i q = unpack_w(kind, p);
+                lanes = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(y, q)), ones);
+            }
+            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(half_at(p, 0) * dy), _mm256_cvtepi32_ps(lanes), acc[r]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) s[r] = avx2_hsum_ps(acc[r]);
+}
+
 static inline uint16_t load16(const uint8_t *p) {
     uint16_t v;
     memcpy(&v, p, 2);
@@ -110,6 +152,10 @@ INLINE void tile32(const int kind, const int R, const int C, int64_t nb, float *
                    size_t ws, const uint8_t *a, size_t as) {
     if (HAS_MIN(kind) && C == 1) {
         tile32_min_1(kind, R, nb, s, w, ws, a);
+        return;
+    }
+    if (C == 1) {
+        tile32_signed_1(kind, R, nb, s, w, ws, a);
         return;
     }
     const size_t  wb   = WBYTES(kind);
