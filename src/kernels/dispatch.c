@@ -158,6 +158,7 @@ static hearth_gemm_fn gemm_of(int isa, hearth_type type) {
         case HEARTH_TYPE_Q5_0: return hearth_avx2_gemm_q5_0;
         case HEARTH_TYPE_Q5_1: return hearth_avx2_gemm_q5_1;
         case HEARTH_TYPE_Q8_0: return hearth_avx2_gemm_q8_0;
+        case HEARTH_TYPE_F16: return hearth_avx2_gemm_f16;
         default: return NULL;
         }
     }

@@ -123,6 +123,8 @@ void hearth_avx2_gemm_q5_1(int64_t n, float *s, size_t s_stride, const void *w, 
                            const void *a, size_t a_stride, int64_t nc);
 void hearth_avx2_gemm_q8_0(int64_t n, float *s, size_t s_stride, const void *w, size_t w_stride, int64_t nr,
                            const void *a, size_t a_stride, int64_t nc);
+void hearth_avx2_gemm_f16(int64_t n, float *s, size_t s_stride, const void *w, size_t w_stride, int64_t nr,
+                          const void *a, size_t a_stride, int64_t nc);
 
 /* The tile kernel of a type in the active table or of a named ISA (NULL: none; use vec_dot4
  * or vec_dot). */
