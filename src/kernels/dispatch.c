@@ -168,6 +168,32 @@ static hearth_gemm_fn gemm_of(int isa, hearth_type type) {
     return NULL;
 }
 
+static hearth_gemm_fn rows_of(int isa, hearth_type type) {
+#ifdef HEARTH_HAVE_AVX2_KERNELS
+    if (isa == ISA_AVX2) {
+        switch (type) {
+        case HEARTH_TYPE_Q4_K: return hearth_avx2_rows_q4_K;
+        case HEARTH_TYPE_Q6_K: return hearth_avx2_rows_q6_K;
+        default: return NULL;
+        }
+    }
+#endif
+    (void)isa;
+    (void)type;
+    return NULL;
+}
+
+hearth_gemm_fn hearth_kernels_rows(hearth_type type) {
+    pthread_once(&tables_once, tables_init);
+    return rows_of(active_isa, type);
+}
+
+hearth_gemm_fn hearth_kernels_rows_isa(const char *isa, hearth_type type) {
+    for (int i = 0; i < ISA_COUNT; i++)
+        if (!strcmp(isa, isa_names[i])) return rows_of(i, type);
+    return NULL;
+}
+
 hearth_gemm_fn hearth_kernels_gemm(hearth_type type) {
     pthread_once(&tables_once, tables_init);
     return gemm_of(active_isa, type);

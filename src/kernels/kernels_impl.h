@@ -126,6 +126,16 @@ void hearth_avx2_gemm_q8_0(int64_t n, float *s, size_t s_stride, const void *w, 
 void hearth_avx2_gemm_f16(int64_t n, float *s, size_t s_stride, const void *w, size_t w_stride, int64_t nr,
                           const void *a, size_t a_stride, int64_t nc);
 
+/* Multi-row kernels (decode): the tile signature, but each (row, token) gets exactly the bits
+ * of the type's vec_dot, whatever the batch (so matmul may use them wherever it would call
+ * vec_dot row by row, also for types whose batch order differs, see hearth_kernels_batch). */
+void hearth_avx2_rows_q4_K(int64_t n, float *s, size_t s_stride, const void *w, size_t w_stride, int64_t nr,
+                           const void *a, size_t a_stride, int64_t nc);
+void hearth_avx2_rows_q6_K(int64_t n, float *s, size_t s_stride, const void *w, size_t w_stride, int64_t nr,
+                           const void *a, size_t a_stride, int64_t nc);
+hearth_gemm_fn hearth_kernels_rows(hearth_type type);
+hearth_gemm_fn hearth_kernels_rows_isa(const char *isa, hearth_type type);
+
 /* The tile kernel of a type in the active table or of a named ISA (NULL: none; use vec_dot4
  * or vec_dot). */
 hearth_gemm_fn hearth_kernels_gemm(hearth_type type);

@@ -27,6 +27,7 @@ typedef struct mm_job {
     hearth_vec_dot_fn    vec_dot[3];  /* by segment length class: < 4, 4..7, >= 8 tokens */
     hearth_vec_dot4_fn   vec_dot4[3]; /* NULL: no multi-row kernel for this type/ISA/class */
     hearth_gemm_fn       gemm;        /* NULL: no tile kernel (then vec_dot4 / vec_dot) */
+    hearth_gemm_fn       rows[3];     /* several rows at once, same bits as vec_dot[c]; or NULL */
     const int64_t       *seg_len;     /* (n_seg) runs of tokens, each rounded as a batch alone */
     int64_t              n_seg;
     int64_t              chunk_rows;
@@ -76,6 +77,11 @@ static void mm_dot_task(void *arg, int ith, int nth) {
                         for (int64_t r = rb; r < re; r++)
                             dot4(cols, &y[r], (size_t)rows, wd + (size_t)r * W->row_bytes, a, j->a_row);
                     }
+                if (j->rows[cls] && t < te) {
+                    j->rows[cls](cols, j->Y + t * rows + rb, (size_t)rows, wd + (size_t)rb * W->row_bytes, W->row_bytes,
+                                 re - rb, j->A + (size_t)t * j->a_row, j->a_row, te - t);
+                    t = te;
+                }
                 for (; t < te; t++) {
                     const uint8_t *a = j->A + (size_t)t * j->a_row;
                     float         *y = j->Y + t * rows;
@@ -117,6 +123,7 @@ void hearth_matmul_segs(hearth_threadpool *pool, const hearth_mat *W, const floa
         j.vec_dot[c]  = k->vec_dot;
         j.vec_dot4[c] = c > 0 ? hearth_kernels_vec_dot4(W->type) : NULL;
         hearth_kernels_batch(W->type, c == 2 ? HEARTH_TILED_MIN_ROWS : c == 1 ? 4 : 1, &j.vec_dot[c], &j.vec_dot4[c]);
+        j.rows[c] = j.vec_dot[c] == k->vec_dot ? hearth_kernels_rows(W->type) : NULL;
     }
     if (k->vec_dot_type == HEARTH_TYPE_F32) {
         j.A = (const uint8_t *)X;

@@ -96,37 +96,6 @@ static inline void k4_scales(const uint8_t *packed, uint8_t sc[8], int8_t mn16[1
     }
 }
 
-/* Q4_K one activation row, in the float order of the reference's repacked Q4_K GEMV (the
- * path it takes for these weights on AVX2): per super-block, the exact integer sums times
- * d(w)*d(a) are fused into a scale accumulator and a mins accumulator, subtracted at the end. */
-void hearth_avx2_vec_dot_q4_K(int64_t n, float *s, const void *w, const void *a) {
-    const block_q4_K *x  = w;
-    const block_q8_K *y  = a;
-    const int64_t     nb = n / HEARTH_QK_K;
-    const __m256i     m4 = _mm256_set1_epi8(0x0F);
-    float             acc = 0, mins = 0;
-    for (int64_t i = 0; i < nb; i++) {
-        uint8_t sc[8];
-        int8_t  mn[16];
-        k4_scales(x[i].scales, sc, mn);
-        __m256i       sumi = _mm256_setzero_si256();
-        const int8_t *q8   = y[i].qs;
-        for (int j = 0; j < 4; j++) {
-            const __m256i q4 = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * j));
-            const __m256i lo = _mm256_and_si256(q4, m4);
-            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q4, 4), m4);
-            const __m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
-            const __m256i ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(pl, _mm256_set1_epi16(sc[2 * j])));
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(ph, _mm256_set1_epi16(sc[2 * j + 1])));
-            q8 += 64;
-        }
-        acc  = fmaf((float)avx2_hsum_epi32(sumi), avx2_half(x[i].d) * y[i].d, acc);
-        mins = fmaf((float)bsums_dot16(y[i].bsums, mn), avx2_half(x[i].dmin) * y[i].d, mins);
-    }
-    *s = acc - mins;
-}
-
 void hearth_avx2_vec_dot_q5_K(int64_t n, float *s, const void *w, const void *a) {
     const block_q5_K *x  = w;
     const block_q8_K *y  = a;
@@ -159,60 +128,5 @@ void hearth_avx2_vec_dot_q5_K(int64_t n, float *s, const void *w, const void *a)
     *s = avx2_hsum_ps(acc) - mins;
 }
 
-/* The exact integer sums of a Q6_K block times its Q8_K block, 8 lanes (lane l: the
- * quants at bytes 4l..4l+3 of each 32-byte group), the -32 offset subtracted lane by lane
- * through the bsums (lane l: sub-blocks 2l and 2l+1) as the reference does. */
-static inline __m256i q6_K_block_sumi(const block_q6_K *x, const block_q8_K *y) {
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);
-    const int8_t *sc = x->scales;
-    const __m256i corr = _mm256_slli_epi32(
-        _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y->bsums),
-                          _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc))), 5);
-    __m256i       sumi = _mm256_setzero_si256();
-    const int8_t *q8   = y->qs;
-    for (int h = 0; h < 2; h++) {
-        const uint8_t *ql = x->ql + 64 * h;
-        const __m256i  qh = _mm256_loadu_si256((const __m256i *)(x->qh + 32 * h));
-        const __m256i  l0 = _mm256_loadu_si256((const __m256i *)ql);
-        const __m256i  l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
-        __m256i        q[4];
-        q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4));
-        q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
-                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m3), 4));
-        q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m3), 4));
-        q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m3), 4));
-        for (int j = 0; j < 4; j++) {
-            const __m256i p  = _mm256_maddubs_epi16(q[j], _mm256_loadu_si256((const __m256i *)q8));
-            const int     is = 8 * h + 2 * j;
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scale_pair(sc[is], sc[is + 1])));
-            q8 += 32;
-        }
-    }
-    return _mm256_sub_epi32(sumi, corr);
-}
-
-/* Q6_K in the float order of the reference's vec_dot (one FMA per block into 8 lanes). */
-void hearth_avx2_vec_dot_q6_K(int64_t n, float *s, const void *w, const void *a) {
-    const block_q6_K *x   = w;
-    const block_q8_K *y   = a;
-    __m256            acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / HEARTH_QK_K; i++) {
-        const __m256 sumf = _mm256_cvtepi32_ps(q6_K_block_sumi(&x[i], &y[i]));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(avx2_half(x[i].d) * y[i].d), sumf, acc);
-    }
-    *s = avx2_hsum_ps(acc);
-}
-
-/* Q6_K in the float order of the reference's tiled K-quant matmul (which it uses on AVX2
- * for 8 or more activation rows): per super-block the exact integer sum, times d(w), then
- * fused into one float accumulator times d(a). */
-void hearth_avx2_vec_dot_q6_K_tiled(int64_t n, float *s, const void *w, const void *a) {
-    const block_q6_K *x   = w;
-    const block_q8_K *y   = a;
-    float             acc = 0;
-    for (int64_t i = 0; i < n / HEARTH_QK_K; i++)
-        acc = fmaf(avx2_half(x[i].d) * (float)avx2_hsum_epi32(q6_K_block_sumi(&x[i], &y[i])), y[i].d, acc);
-    *s = acc;
-}
+/* Q4_K and Q6_K are in kgemm_avx2.c: their single-row dot products are the 1-row case of
+ * the multi-row kernels. */

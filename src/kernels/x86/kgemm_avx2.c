@@ -1,0 +1,206 @@
+/* kgemm_avx2.c — Q4_K and Q6_K: the single-row dot products and multi-row kernels for
+ * decode (several weight rows against one activation row), built from one per-block code.
+ *
+ * Decode runs 4 weight rows at a time: the activation block's bsums pair sums are formed once
+ * for the 4 rows, the 4 rows' integer sums are reduced together, and the next row group is
+ * prefetched.  Scales and mins are unpacked with 32-bit masks and broadcast by byte shuffles.
+ *
+ * Float orders (those of the reference engine, see dispatch.c's batch kernels):
+ * - Q4_K vec_dot (the reference's repacked GEMV): per super-block the exact integer sums,
+ *   acc = fma(isum, d*dy, acc), mins = fma(imin, dmin*dy, mins); result acc - mins.  The 4-row
+ *   kernel does the same with the rows in 4 float lanes.
+ * - Q6_K vec_dot: the exact integer sums of a block in 8 int32 lanes (lane l: bytes 4l..4l+3
+ *   of each 32-byte group, minus 32 x the scaled bsums of groups 2l, 2l+1), then one FMA per
+ *   block into 8 float lanes; _tiled: per block acc = fma(d * isum, dy, acc).
+ * The multi-row kernels give every row the bits of vec_dot (test_isa_rows). */
+#include "kernels/kernels_impl.h"
+#include "kernels/x86/avx2_util.h"
+
+#include <math.h>
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* Shuffle control that broadcasts int16 lane k (0..7) of each 128-bit half. */
+INLINE __m256i bcast16_ctrl(int k) { return _mm256_set1_epi16((short)(((2 * k + 1) << 8) | (2 * k))); }
+
+/* Shuffle control: int16 lane a in the low half, lane b in the high half. */
+INLINE __m256i pair16_ctrl(int a, int b) {
+    return _mm256_set_m128i(_mm_set1_epi16((short)(((2 * b + 1) << 8) | (2 * b))),
+                            _mm_set1_epi16((short)(((2 * a + 1) << 8) | (2 * a))));
+}
+
+/* The 8 six-bit scales (bytes 0..7) and 8 mins (bytes 8..15) of a Q4_K/Q5_K block. */
+INLINE __m128i k4_scales_mins(const uint8_t *q) {
+    uint32_t u[3];
+    memcpy(u, q, 12);
+    const uint32_t m6 = 0x3f3f3f3f, m4 = 0x0f0f0f0f, m2 = 0x03030303;
+    const uint32_t sc_lo = u[0] & m6;
+    const uint32_t sc_hi = (u[2] & m4) | (((u[0] >> 6) & m2) << 4);
+    const uint32_t mn_lo = u[1] & m6;
+    const uint32_t mn_hi = ((u[2] >> 4) & m4) | (((u[1] >> 6) & m2) << 4);
+    return _mm_setr_epi32((int)sc_lo, (int)sc_hi, (int)mn_lo, (int)mn_hi);
+}
+
+/* Integer part of one Q4_K block against one Q8_K block: the 8 lane sums of the scaled
+ * products, and (in *mins4) the 4 int32 partial sums of mins * pair sums of bsums (bpair:
+ * the 8 sums bsums[2j] + bsums[2j+1] as int16). */
+INLINE __m256i q4k_block(const block_q4_K *x, const int8_t *q8, __m128i bpair, __m128i *mins4) {
+    const __m128i sm  = k4_scales_mins(x->scales);
+    *mins4            = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)), bpair);
+    const __m256i s16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
+    const __m256i m4  = _mm256_set1_epi8(0x0F);
+    __m256i       sumi = _mm256_setzero_si256();
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        const __m256i q4 = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * j));
+        const __m256i lo = _mm256_and_si256(q4, m4);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q4, 4), m4);
+        const __m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j)));
+        const __m256i ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j + 32)));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(pl, _mm256_shuffle_epi8(s16, bcast16_ctrl(2 * j))));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(ph, _mm256_shuffle_epi8(s16, bcast16_ctrl(2 * j + 1))));
+    }
+    return sumi;
+}
+
+/* bsums[2j] + bsums[2j+1], j < 8, as int16. */
+INLINE __m128i bsums_pairs(const int16_t *bsums) {
+    const __m256i t = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bsums), _mm256_set1_epi16(1));
+    return _mm_packs_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
+}
+
+/* The 4 int32 sums of 4 vectors of 8 int32 lanes (lane r: the sum of v[r]). */
+INLINE __m128i hsum4_epi32(__m256i v0, __m256i v1, __m256i v2, __m256i v3) {
+    const __m256i t = _mm256_hadd_epi32(_mm256_hadd_epi32(v0, v1), _mm256_hadd_epi32(v2, v3));
+    return _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
+}
+
+/* R (1..4) Q4_K rows against one Q8_K row: s[r] = dot(row r, a), rows ws bytes apart. */
+INLINE void q4k_rows(const int R, int64_t nb, float *s, const uint8_t *w, size_t ws, const block_q8_K *y) {
+    __m128 acc = _mm_setzero_ps(), mins = _mm_setzero_ps(); /* lane r: row r */
+    for (int64_t i = 0; i < nb; i++) {
+        const __m128i bp = bsums_pairs(y[i].bsums);
+        const __m128  dy = _mm_set1_ps(y[i].d);
+        __m256i       si[4];
+        __m128i       mi[4];
+        uint16_t      dh[4] = { 0, 0, 0, 0 }, mh[4] = { 0, 0, 0, 0 };
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++) {
+            if (r >= R) {
+                si[r] = _mm256_setzero_si256();
+                mi[r] = _mm_setzero_si128();
+                continue;
+            }
+            const block_q4_K *x = (const block_q4_K *)(w + (size_t)r * ws) + i;
+            if (R > 1) {
+                const char *p = (const char *)x + (size_t)R * ws;
+                _mm_prefetch(p, _MM_HINT_T0);
+                _mm_prefetch(p + 64, _MM_HINT_T0);
+                _mm_prefetch(p + 128, _MM_HINT_T0);
+            }
+            si[r] = q4k_block(x, y[i].qs, bp, &mi[r]);
+            dh[r] = x->d;
+            mh[r] = x->dmin;
+        }
+        const __m128 isum = _mm_cvtepi32_ps(hsum4_epi32(si[0], si[1], si[2], si[3]));
+        const __m128 imin = _mm_cvtepi32_ps(_mm_hadd_epi32(_mm_hadd_epi32(mi[0], mi[1]), _mm_hadd_epi32(mi[2], mi[3])));
+        const __m128 d    = _mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)dh));
+        const __m128 dm   = _mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)mh));
+        acc  = _mm_fmadd_ps(isum, _mm_mul_ps(d, dy), acc);
+        mins = _mm_fmadd_ps(imin, _mm_mul_ps(dm, dy), mins);
+    }
+    _Alignas(16) float out[4];
+    _mm_store_ps(out, _mm_sub_ps(acc, mins));
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) s[r] = out[r];
+}
+
+/* Integer part of one Q6_K block against one Q8_K block: the 8 lane sums of the scaled
+ * products, minus 32 times the scaled bsums per lane (lane l: groups 2l and 2l+1). */
+INLINE __m256i q6k_block(const block_q6_K *x, const block_q8_K *y) {
+    const __m128i sc8  = _mm_loadu_si128((const __m128i *)x->scales);
+    const __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
+    const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y->bsums), sc16), 5);
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
+    __m256i       sumi = _mm256_setzero_si256();
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; h++) {
+        /* the scales of groups 8h..8h+7 as int16 in both halves */
+        const __m256i  s = _mm256_broadcastsi128_si256(h ? _mm256_extracti128_si256(sc16, 1) : _mm256_castsi256_si128(sc16));
+        const uint8_t *ql = x->ql + 64 * h;
+        const int8_t  *q8 = y->qs + 128 * h;
+        const __m256i  qh = _mm256_loadu_si256((const __m256i *)(x->qh + 32 * h));
+        const __m256i  l0 = _mm256_loadu_si256((const __m256i *)ql);
+        const __m256i  l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+        __m256i        q[4];
+        q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30));
+        q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));
+        q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(qh, m30));
+        q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                               _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            const __m256i p = _mm256_maddubs_epi16(q[j], _mm256_loadu_si256((const __m256i *)(q8 + 32 * j)));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_shuffle_epi8(s, pair16_ctrl(2 * j, 2 * j + 1))));
+        }
+    }
+    return _mm256_sub_epi32(sumi, corr);
+}
+
+/* R (1..4) Q6_K rows against one Q8_K row. */
+INLINE void q6k_rows(const int R, int64_t nb, float *s, const uint8_t *w, size_t ws, const block_q8_K *y) {
+    __m256 acc[4];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            const block_q6_K *x = (const block_q6_K *)(w + (size_t)r * ws) + i;
+            if (R > 1) {
+                const char *p = (const char *)x + (size_t)R * ws;
+                _mm_prefetch(p, _MM_HINT_T0);
+                _mm_prefetch(p + 64, _MM_HINT_T0);
+                _mm_prefetch(p + 128, _MM_HINT_T0);
+                _mm_prefetch(p + 192, _MM_HINT_T0);
+            }
+            const __m256i sumi = q6k_block(x, &y[i]);
+            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(avx2_half(x->d) * y[i].d), _mm256_cvtepi32_ps(sumi), acc[r]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) s[r] = avx2_hsum_ps(acc[r]);
+}
+
+void hearth_avx2_vec_dot_q4_K(int64_t n, float *s, const void *w, const void *a) {
+    q4k_rows(1, n / HEARTH_QK_K, s, w, 0, a);
+}
+
+void hearth_avx2_vec_dot_q6_K(int64_t n, float *s, const void *w, const void *a) {
+    q6k_rows(1, n / HEARTH_QK_K, s, w, 0, a);
+}
+
+void hearth_avx2_vec_dot_q6_K_tiled(int64_t n, float *s, const void *w, const void *a) {
+    const block_q6_K *x   = w;
+    const block_q8_K *y   = a;
+    float             acc = 0;
+    for (int64_t i = 0; i < n / HEARTH_QK_K; i++)
+        acc = fmaf(avx2_half(x[i].d) * (float)avx2_hsum_epi32(q6k_block(&x[i], &y[i])), y[i].d, acc);
+    *s = acc;
+}
+
+/* Multi-row kernels (see kernels_impl.h): every token against the rows, 4 rows at a time. */
+#define DEFINE_ROWS(name, rows_fn)                                                                          \
+    void hearth_avx2_rows_##name(int64_t n, float *s, size_t ss, const void *w, size_t ws, int64_t nr,      \
+                                 const void *a, size_t as, int64_t nc) {                                    \
+        const uint8_t *W = w, *A = a;                                                                       \
+        const int64_t  nb = n / HEARTH_QK_K;                                                                \
+        for (int64_t c = 0; c < nc; c++) {                                                                  \
+            const block_q8_K *y = (const block_q8_K *)(A + c * as);                                         \
+            int64_t           r = 0;                                                                        \
+            for (; r + 4 <= nr; r += 4) rows_fn(4, nb, s + c * ss + r, W + r * ws, ws, y);                  \
+            for (; r < nr; r++) rows_fn(1, nb, s + c * ss + r, W + r * ws, ws, y);                          \
+        }                                                                                                   \
+    }
+
+DEFINE_ROWS(q4_K, q4k_rows)
+DEFINE_ROWS(q6_K, q6k_rows)
