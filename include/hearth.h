@@ -236,7 +236,8 @@ void hearth_ctx_timings(const hearth_ctx *ctx, hearth_timings *out);
 
 /* Keeps the first n tokens of the context's KV cache and forgets the rest (n >= n_past, or
  * n < 0 taken as 0: see the return).  The next hearth_decode continues at position n.
- * Returns the number of tokens now in the cache. */
+ * Returns the number of tokens now in the cache: 0 when the model's sliding-window layers
+ * (which keep only their window plus one batch) no longer hold what position n needs. */
 int32_t hearth_ctx_truncate(hearth_ctx *ctx, int32_t n);
 
 /* The final hidden states of the last hearth_decode on this context: after the output norm,

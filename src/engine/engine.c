@@ -282,7 +282,9 @@ void hearth_seq_clear(hearth_ctx *c, int32_t seq) {
 int32_t hearth_seq_truncate(hearth_ctx *c, int32_t seq, int32_t n) {
     if (seq < 0 || seq >= c->n_seq) return -1;
     if (n < 0) n = 0;
-    if (n < c->past[seq]) c->past[seq] = n; /* positions >= n are overwritten by the next decode */
+    /* positions >= n are overwritten by the next decode; a sliding-window layer may no longer
+     * hold the window position n needs, and then the sequence starts again from 0 */
+    if (n < c->past[seq]) c->past[seq] = (int32_t)model_state_seq_keep(c->st, seq, n);
     return c->past[seq];
 }
 

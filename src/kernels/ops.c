@@ -328,19 +328,19 @@ float ops_softmax_ref(float *x, int64_t n, int64_t j0) {
     return (float)sum;
 }
 
-void ops_wsum_f16_ref(float *out, const float *p, const uint16_t *v, int64_t v_stride, int64_t j0, int64_t n,
-                      int64_t d, int lanes, float *acc) {
+void ops_wsum_f16_ref(float *out, const float *p, const uint16_t *v, int64_t v_stride, int64_t ring, int64_t j0,
+                      int64_t n, int64_t d, int lanes, float *acc) {
     tables_ready();
 #if defined(__x86_64__)
     if (use_avx2) {
-        hearth_avx2_ops_wsum_f16_ref(out, p, v, v_stride, j0, n, d, lanes, acc);
+        hearth_avx2_ops_wsum_f16_ref(out, p, v, v_stride, ring, j0, n, d, lanes, acc);
         return;
     }
 #endif
     memset(acc, 0, (size_t)lanes * (size_t)d * sizeof(float));
     for (int64_t j = 0; j < n; j++) {
         float *a = acc + ((j0 + j) % lanes) * d;
-        const uint16_t *row = v + j * v_stride;
+        const uint16_t *row = v + (ring ? (j0 + j) % ring : j) * v_stride;
         for (int64_t c = 0; c < d; c++) a[c] = fmaf(p[j], f16_table[row[c]], a[c]);
     }
     float col[32];

@@ -66,11 +66,13 @@ float ops_dot_f16_ref(const float *a, const uint16_t *b, int64_t n, int lanes);
 /* Softmax over the n cells j0..j0+n-1 of a row the reference pads with -inf: exp sums in
  * blocks of 8 aligned on the absolute cell index.  Returns the sum. */
 float ops_softmax_ref(float *x, int64_t n, int64_t j0);
-/* out[c] = sum_j p[j] * f16(v[j*v_stride + c]) for c < d, j < n, with cell j0+j in lane
+/* out[c] = sum_j p[j] * f16(row_j[c]) for c < d, j < n, with cell j0+j in lane
  * (j0+j) % lanes; acc: lanes*d floats of scratch.  The padded row length must be a multiple
- * of lanes (the reference's KV length is a multiple of 256). */
-void ops_wsum_f16_ref(float *out, const float *p, const uint16_t *v, int64_t v_stride, int64_t j0, int64_t n,
-                      int64_t d, int lanes, float *acc);
+ * of lanes (the reference's KV length is a multiple of 256).  ring 0: row_j = v + j*v_stride;
+ * ring > 0: v is row 0 of a ring of `ring` rows and row_j = v + ((j0+j) % ring)*v_stride
+ * (a sliding-window cache; the sums are the same as over the same rows laid out in a line). */
+void ops_wsum_f16_ref(float *out, const float *p, const uint16_t *v, int64_t v_stride, int64_t ring, int64_t j0,
+                      int64_t n, int64_t d, int lanes, float *acc);
 /* a[i] = silu(a[i]) * b[i] over one row, with the reference's vector exp on the first n & ~7. */
 void ops_silu_mul_ref(float *a, const float *b, int64_t n);
 

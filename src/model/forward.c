@@ -41,8 +41,16 @@ struct model_state {
     int32_t *b_seq, *b_pos; /* (B) */
     int64_t *seg_len;       /* (B) runs of consecutive tokens of one sequence, for the matmuls */
     int64_t *b_out;         /* (n_out_max) token indices */
-    /* KV cache, F16: (n_seq, n_layer, n_ctx, n_head_kv*head_dim) each */
+    /* KV cache, F16, per sequence and layer (cells[il], n_head_kv*head_dim) each: a global layer
+     * holds n_ctx cells (cell = position); a sliding-window layer min(n_ctx, n_swa + n_batch)
+     * cells used as a ring (cell = position % cells), enough for the window of every token of
+     * a batch, as the reference's iSWA cache */
     uint16_t *k_cache, *v_cache;
+    int64_t  *cells;     /* (n_layer) */
+    size_t   *layer_off; /* (n_layer) elements from a sequence's start to the layer's cell 0 */
+    size_t    seq_elems; /* elements per sequence */
+    int64_t   n_swa;     /* window of the ring layers (0: none) */
+    int64_t  *lo_valid;  /* (n_seq) lowest position whose K/V every ring still holds */
     size_t    kv_bytes;
 };
 
@@ -74,13 +82,28 @@ hearth_status model_state_create(const model *m, int64_t n_ctx, int64_t n_batch,
     s->n_threads = n_threads;
     const size_t B = (size_t)n_batch, E = (size_t)hp->n_embd, Dq = (size_t)(hp->n_head * hp->head_dim_k),
                  Dkv = (size_t)(hp->n_head_kv * hp->head_dim_k), F = (size_t)hp->n_ff, V = (size_t)hp->n_vocab;
+    s->cells     = hearth_malloc_array((size_t)hp->n_layer, sizeof(int64_t));
+    s->layer_off = hearth_malloc_array((size_t)hp->n_layer, sizeof(size_t));
+    s->lo_valid  = hearth_calloc((size_t)n_seq, sizeof(int64_t));
+    if (!s->cells || !s->layer_off || !s->lo_valid) {
+        model_state_free(s);
+        return hearth_err(err, err_size, HEARTH_ERR_NOMEM, "out of memory");
+    }
+    const int64_t swa_cells = hp->n_swa > 0 && hp->n_swa + n_batch < n_ctx ? hp->n_swa + n_batch : n_ctx;
+    uint64_t seq_cells = 0;
+    for (int64_t il = 0; il < hp->n_layer; il++) {
+        s->cells[il]     = hp->swa_layer[il] ? swa_cells : n_ctx;
+        s->layer_off[il] = (size_t)seq_cells * Dkv;
+        seq_cells += (uint64_t)s->cells[il];
+        if (hp->swa_layer[il]) s->n_swa = hp->n_swa;
+    }
     uint64_t kv_elems;
-    if (!hearth_mul_u64((uint64_t)(n_seq * hp->n_layer) * (uint64_t)n_ctx, Dkv, &kv_elems) ||
-        kv_elems > ((uint64_t)1 << 40)) {
-        free(s);
+    if (!hearth_mul_u64(seq_cells * (uint64_t)n_seq, Dkv, &kv_elems) || kv_elems > ((uint64_t)1 << 40)) {
+        model_state_free(s);
         return hearth_err(err, err_size, HEARTH_ERR_RANGE, "KV cache too large for context %lld", (long long)n_ctx);
     }
-    s->kv_bytes = (size_t)kv_elems * 2 * sizeof(uint16_t);
+    s->seq_elems = (size_t)seq_cells * Dkv;
+    s->kv_bytes  = (size_t)kv_elems * 2 * sizeof(uint16_t);
     s->x      = hearth_malloc_array(B * E, sizeof(float));
     s->xn     = hearth_malloc_array(B * E, sizeof(float));
     s->q      = hearth_malloc_array(B * Dq, sizeof(float));
@@ -127,6 +150,7 @@ void model_state_free(model_state *s) {
     free(s->gate); free(s->up); free(s->logits); free(s->rope_g); free(s->rope_l); free(s->att_scratch);
     free(s->mm_scratch); free(s->k_cache); free(s->v_cache);
     free(s->b_seq); free(s->b_pos); free(s->b_out); free(s->seg_len);
+    free(s->cells); free(s->layer_off); free(s->lo_valid);
     free(s);
 }
 
@@ -138,9 +162,49 @@ size_t  model_state_kv_bytes(const model_state *s) { return s->kv_bytes; }
 hearth_threadpool *model_state_pool(model_state *s) { return s->pool; }
 const float *model_state_hidden(const model_state *s) { return s->xn; }
 
-/* The cache rows of sequence `seq`, layer `il`: (n_ctx, Dkv) F16 values. */
-static uint16_t *kv_layer(const model_state *s, uint16_t *cache, int64_t seq, int64_t il, int64_t Dkv) {
-    return cache + ((size_t)seq * (size_t)s->n_layer + (size_t)il) * (size_t)s->n_ctx * (size_t)Dkv;
+/* Cell 0 of the cache rows of sequence `seq`, layer `il`: (cells[il], Dkv) F16 values. */
+static uint16_t *kv_layer(const model_state *s, uint16_t *cache, int64_t seq, int64_t il) {
+    return cache + (size_t)seq * s->seq_elems + s->layer_off[il];
+}
+
+int64_t model_state_seq_keep(const model_state *s, int64_t seq, int64_t n) {
+    if (n <= 0 || seq < 0 || seq >= s->n_seq) return 0;
+    const int64_t need = n - s->n_swa + 1 > 0 ? n - s->n_swa + 1 : 0; /* oldest position the next token sees */
+    return s->n_swa == 0 || need >= s->lo_valid[seq] ? n : 0;
+}
+
+/* Before a pass: every sequence's first token in the batch (at p, its tokens being consecutive)
+ * must find positions max(0, p - n_swa + 1) .. p - 1 still in the rings. */
+static hearth_status check_windows(model_state *s, int64_t n, char *err, size_t err_size) {
+    if (s->n_swa == 0) return HEARTH_OK;
+    for (int64_t t = 0; t < n; t++) {
+        bool first = true;
+        for (int64_t u = 0; u < t && first; u++) first = s->b_seq[u] != s->b_seq[t];
+        if (!first) continue;
+        const int64_t p = s->b_pos[t];
+        if (p > 0 && model_state_seq_keep(s, s->b_seq[t], p) != p)
+            return hearth_err(err, err_size, HEARTH_ERR_RANGE,
+                              "position %lld of sequence %d: its sliding window (%lld tokens) is no longer cached; "
+                              "decode the sequence again from 0",
+                              (long long)p, s->b_seq[t], (long long)s->n_swa);
+    }
+    return HEARTH_OK;
+}
+
+/* After a pass: the rings now hold, per sequence, the cells of its newest positions. */
+static void note_windows(model_state *s, int64_t n) {
+    if (s->n_swa == 0) return;
+    int64_t cap = s->n_ctx;
+    for (int64_t il = 0; il < s->n_layer; il++) cap = s->cells[il] < cap ? s->cells[il] : cap;
+    for (int64_t t = 0; t < n; t++) {
+        const int64_t seq = s->b_seq[t], lo = s->b_pos[t] + 1 - cap;
+        if (s->b_pos[t] == 0 && s->lo_valid[seq] > 0) { /* a sequence begun again from 0 */
+            bool restart = true;
+            for (int64_t u = 0; u < t && restart; u++) restart = s->b_seq[u] != seq;
+            if (restart) s->lo_valid[seq] = 0;
+        }
+        if (lo > s->lo_valid[seq]) s->lo_valid[seq] = lo;
+    }
 }
 
 /* ---- attention over the cache, split across threads by (token, head) ---------------------- */
@@ -167,8 +231,9 @@ static void attn_task(void *arg, int ith, int nth) {
         const int64_t t = item / hp->n_head, h = item % hp->n_head, kvh = h / group;
         const int64_t pos = s->b_pos[t];
         const int64_t lo  = J->window > 0 && pos - J->window + 1 > 0 ? pos - J->window + 1 : 0;
-        const uint16_t *kc = kv_layer(s, s->k_cache, s->b_seq[t], J->il, Dkv);
-        const uint16_t *vc = kv_layer(s, s->v_cache, s->b_seq[t], J->il, Dkv);
+        const uint16_t *kc = kv_layer(s, s->k_cache, s->b_seq[t], J->il);
+        const uint16_t *vc = kv_layer(s, s->v_cache, s->b_seq[t], J->il);
+        const int64_t   cap = s->cells[J->il]; /* cell of position j: j % cap */
         /* As the reference computes it (K·Q and V·P as F16 matrix products, Q and the
          * probabilities rounded to F16): with its 8-lane GEMM for several tokens of a sequence,
          * its one-token dot otherwise (so a sequence decoded beside others gets the logits it
@@ -178,11 +243,11 @@ static void attn_task(void *arg, int ith, int nth) {
         const int lanes = n_same > 1 ? 8 : 32;
         ops_round_f16(s->q + t * Dq + h * hd, q, hd);
         for (int64_t j = lo; j <= pos; j++)
-            scores[j - lo] = ops_dot_f16_ref(q, kc + j * Dkv + kvh * hd, hd, lanes) * J->kq_scale;
+            scores[j - lo] = ops_dot_f16_ref(q, kc + (j % cap) * Dkv + kvh * hd, hd, lanes) * J->kq_scale;
         ops_softmax_ref(scores, pos - lo + 1, lo);
         ops_round_f16(scores, scores, pos - lo + 1);
         float *out = s->att + t * Dq + h * hd;
-        ops_wsum_f16_ref(out, scores, vc + lo * Dkv + kvh * hd, Dkv, lo, pos - lo + 1, hd, lanes, q + hd);
+        ops_wsum_f16_ref(out, scores, vc + kvh * hd, Dkv, cap, lo, pos - lo + 1, hd, lanes, q + hd);
     }
 }
 
@@ -200,11 +265,16 @@ static void norm_rows(float *y, const float *x, const float *w, int64_t n_tok, i
 /* Appends K and V of tokens [0, n) of this layer to their sequences' caches.  A run of tokens
  * of one sequence at consecutive positions is converted in one call. */
 static void cache_write(model_state *s, int64_t il, int64_t n, int64_t Dkv) {
+    const int64_t cap = s->cells[il];
     for (int64_t t0 = 0, t1; t0 < n; t0 = t1) {
         for (t1 = t0 + 1; t1 < n && s->b_seq[t1] == s->b_seq[t0] && s->b_pos[t1] == s->b_pos[t1 - 1] + 1; t1++) {}
-        const size_t off = (size_t)s->b_pos[t0] * (size_t)Dkv;
-        ops_f32_to_f16(s->k + t0 * Dkv, kv_layer(s, s->k_cache, s->b_seq[t0], il, Dkv) + off, (t1 - t0) * Dkv);
-        ops_f32_to_f16(s->v + t0 * Dkv, kv_layer(s, s->v_cache, s->b_seq[t0], il, Dkv) + off, (t1 - t0) * Dkv);
+        uint16_t *kc = kv_layer(s, s->k_cache, s->b_seq[t0], il), *vc = kv_layer(s, s->v_cache, s->b_seq[t0], il);
+        for (int64_t t = t0, m; t < t1; t += m) { /* the run in pieces that do not wrap around the ring */
+            const int64_t cell = s->b_pos[t] % cap;
+            m = HEARTH_MIN(t1 - t, cap - cell);
+            ops_f32_to_f16(s->k + t * Dkv, kc + (size_t)cell * (size_t)Dkv, m * Dkv);
+            ops_f32_to_f16(s->v + t * Dkv, vc + (size_t)cell * (size_t)Dkv, m * Dkv);
+        }
     }
 }
 
@@ -331,7 +401,10 @@ hearth_status model_forward(const model *m, model_state *s, const int32_t *token
     }
     const int64_t first = s->logits_all ? 0 : n - 1, n_out = n - first;
     for (int64_t k = 0; k < n_out; k++) s->b_out[k] = first + k;
+    st = check_windows(s, n, err, err_size);
+    if (st != HEARTH_OK) return st;
     forward_core(m, s, tokens, n, n_out);
+    note_windows(s, n);
     *logits = s->logits;
     return HEARTH_OK;
 }
@@ -362,7 +435,10 @@ hearth_status model_forward_batch(const model *m, model_state *s, const model_ba
         s->b_pos[t] = b->pos[t];
         if (b->out && b->out[t]) s->b_out[k++] = t;
     }
+    st = check_windows(s, n, err, err_size);
+    if (st != HEARTH_OK) return st;
     forward_core(m, s, b->tokens, n, k); /* k may be 0: the pass only fills the caches */
+    note_windows(s, n);
     *logits = s->logits;
     if (n_out) *n_out = k;
     return HEARTH_OK;

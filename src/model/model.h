@@ -112,6 +112,9 @@ int64_t       model_state_n_seq(const model_state *s);
 /* Logits rows one forward pass can return: n_batch with logits_all, else max(1, n_seq). */
 int64_t       model_state_n_out_max(const model_state *s);
 size_t        model_state_kv_bytes(const model_state *s);
+/* How many of a sequence's first n cached positions it can keep (a truncation to n): n, or 0
+ * when a sliding-window layer's ring no longer holds the window the next position needs. */
+int64_t       model_state_seq_keep(const model_state *s, int64_t seq, int64_t n);
 hearth_threadpool *model_state_pool(model_state *s);
 /* The output-normed hidden states the last forward pass computed logits from, one row per
  * logits row: (n_out, n_embd), valid until the next call. */

@@ -148,8 +148,8 @@ static void test_f16_arrays(void) {
 /* The SIMD versions of the reference-order ops give the bits of their scalar code. */
 static void test_ref_ops_simd_vs_scalar(void) {
     enum { N = 300, D = 72 };
-    static float    x[N], xs[N], xv[N], p[N], out_s[D], out_v[D], acc[32 * D], g[N], gs[N], gv[N];
-    static uint16_t kv[N * D];
+    static float    x[N], xs[N], xv[N], p[N], out_s[D], out_v[D], out_r[D], acc[32 * D], g[N], gs[N], gv[N];
+    static uint16_t kv[N * D], ring_kv[(N + 3) * D];
     unsigned        s = 11;
     for (int i = 0; i < N * D; i++) kv[i] = hearth_fp32_to_fp16(frand(&s));
     for (int i = 0; i < N; i++) {
@@ -171,12 +171,21 @@ static void test_ref_ops_simd_vs_scalar(void) {
             for (int lanes = 8; lanes <= 32; lanes += 24) {
                 for (int d = 8; d <= D; d += 64) {
                     ops_set_simd(false);
-                    ops_wsum_f16_ref(out_s, p, kv, D, j0, n, d, lanes, acc);
+                    ops_wsum_f16_ref(out_s, p, kv, D, 0, j0, n, d, lanes, acc);
                     const float ds = ops_dot_f16_ref(x, kv, n, lanes);
                     ops_set_simd(true);
-                    ops_wsum_f16_ref(out_v, p, kv, D, j0, n, d, lanes, acc);
+                    ops_wsum_f16_ref(out_v, p, kv, D, 0, j0, n, d, lanes, acc);
                     const float dv = ops_dot_f16_ref(x, kv, n, lanes);
                     bad += memcmp(out_s, out_v, (size_t)d * 4) != 0 || memcmp(&ds, &dv, 4) != 0;
+                    /* the same rows in a ring of n + 3 rows, rotated: the same bits */
+                    for (int simd = 0; simd < 2; simd++) {
+                        const int64_t ring = n + 3;
+                        for (int64_t j = 0; j < n; j++)
+                            memcpy(ring_kv + ((j0 + j) % ring) * D, kv + j * D, (size_t)d * sizeof(uint16_t));
+                        ops_set_simd(simd != 0);
+                        ops_wsum_f16_ref(out_r, p, ring_kv, D, ring, j0, n, d, lanes, acc);
+                        bad += memcmp(out_r, simd ? out_v : out_s, (size_t)d * 4) != 0;
+                    }
                 }
             }
         }

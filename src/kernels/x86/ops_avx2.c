@@ -138,13 +138,13 @@ float hearth_avx2_ops_softmax_ref(float *x, int64_t n, int64_t j0) {
     return (float)sum;
 }
 
-void hearth_avx2_ops_wsum_f16_ref(float *out, const float *p, const uint16_t *v, int64_t v_stride, int64_t j0,
-                                  int64_t n, int64_t d, int lanes, float *acc) {
+void hearth_avx2_ops_wsum_f16_ref(float *out, const float *p, const uint16_t *v, int64_t v_stride, int64_t ring,
+                                  int64_t j0, int64_t n, int64_t d, int lanes, float *acc) {
     memset(acc, 0, (size_t)lanes * (size_t)d * sizeof(float));
     const int64_t d8 = d & ~(int64_t)7;
     for (int64_t j = 0; j < n; j++) {
         float          *a   = acc + ((j0 + j) % lanes) * d;
-        const uint16_t *row = v + j * v_stride;
+        const uint16_t *row = v + (ring ? (j0 + j) % ring : j) * v_stride;
         const __m256    pj  = _mm256_set1_ps(p[j]);
         int64_t         c   = 0;
         for (; c < d8; c += 8) _mm256_storeu_ps(a + c, _mm256_fmadd_ps(pj, LDH(row + c), _mm256_loadu_ps(a + c)));
