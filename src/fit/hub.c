@@ -134,10 +134,10 @@ static void link_next(const char *v, size_t n, char *out, size_t size) {
             if (s >= pe || *s != '=') continue;
             s++;
             while (s < pe && (*s == ' ' || *s == '"')) s++;
-            /* rel may hold several space-separated relation types */
-            while (s < pe && *s != '"' && *s != ';' && *s != ',') {
+            /* rel may hold several space-separated relation types, quoted or not */
+            while (s < pe && !strchr("\";,\r\n", *s)) {
                 const char *w = s;
-                while (s < pe && *s != ' ' && *s != '"' && *s != ';' && *s != ',') s++;
+                while (s < pe && !strchr(" \";,\r\n", *s)) s++;
                 if (s - w == 4 && !strncasecmp(w, "next", 4) && (size_t)(gt - lt - 1) < size) {
                     snprintf(out, size, "%.*s", (int)(gt - lt - 1), lt + 1);
                     return;
