@@ -526,7 +526,8 @@ int cmd_fit(int argc, char **argv) {
     if (layers)
         for (int64_t i = 0; i < m->n_layer; i++) {
             hb(m->layer_bytes[i], a, sizeof a);
-            hb(fit_kv_layer_bytes(m, i, p.n_ctx, p.n_parallel, p.kv_type), b, sizeof b);
+            hb(fit_kv_layer_bytes(m, i, p.n_ctx, p.n_batch < p.n_ctx ? p.n_batch : p.n_ctx, p.n_parallel, p.kv_type), b,
+               sizeof b);
             printf("%-10s blk.%-4" PRId64 " %10s  kv %10s%s\n", "", i, a, b, m->swa[i] ? "  (sliding window)" : "");
         }
     int64_t nswa = 0;

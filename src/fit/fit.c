@@ -207,16 +207,17 @@ static uint64_t kv_row(hearth_type t, int64_t n) {
     return blocks * tt->type_size;
 }
 
-uint64_t fit_kv_layer_bytes(const fit_model *m, int64_t il, int64_t n_ctx, int32_t n_parallel, hearth_type kv_type) {
+uint64_t fit_kv_layer_bytes(const fit_model *m, int64_t il, int64_t n_ctx, int64_t n_batch, int32_t n_parallel,
+                            hearth_type kv_type) {
     if (il < 0 || il >= m->n_layer || n_ctx <= 0) return 0;
-    int64_t cells = m->swa[il] ? HEARTH_MIN(n_ctx, m->n_swa) : n_ctx;
+    int64_t cells = m->swa[il] ? HEARTH_MIN(n_ctx, m->n_swa + HEARTH_MAX(0, n_batch)) : n_ctx;
     uint64_t per_cell = kv_row(kv_type, (int64_t)m->kv_heads[il] * m->head_k) + kv_row(kv_type, (int64_t)m->kv_heads[il] * m->head_v);
     return per_cell * (uint64_t)cells * (uint64_t)HEARTH_MAX(1, n_parallel);
 }
 
-uint64_t fit_kv_bytes(const fit_model *m, int64_t n_ctx, int32_t n_parallel, hearth_type kv_type) {
+uint64_t fit_kv_bytes(const fit_model *m, int64_t n_ctx, int64_t n_batch, int32_t n_parallel, hearth_type kv_type) {
     uint64_t sum = 0;
-    for (int64_t il = 0; il < m->n_layer; il++) sum += fit_kv_layer_bytes(m, il, n_ctx, n_parallel, kv_type);
+    for (int64_t il = 0; il < m->n_layer; il++) sum += fit_kv_layer_bytes(m, il, n_ctx, n_batch, n_parallel, kv_type);
     return sum;
 }
 
@@ -228,7 +229,7 @@ void fit_estimate_memory(const fit_model *m, const fit_params *p, fit_estimate *
     for (int64_t il = 0; il < m->n_layer; il++) n_kv = HEARTH_MAX(n_kv, (int64_t)m->kv_heads[il] * m->head_k);
     e->weights_bytes = m->weight_bytes;
     e->file_bytes    = m->file_bytes;
-    e->kv_bytes      = fit_kv_bytes(m, p->n_ctx, np, p->kv_type);
+    e->kv_bytes      = fit_kv_bytes(m, p->n_ctx, HEARTH_MIN((int64_t)HEARTH_MAX(1, p->n_batch), p->n_ctx), np, p->kv_type);
     /* activations of one micro-batch in f32 (residual, norm, q, k, v, attention out, a
      * scratch row, two FFN branches, rope tables), the 8-bit quantized copy of the widest
      * input, and per thread one row of attention scores over the context */
@@ -371,7 +372,8 @@ void fit_predict(const fit_model *m, const fit_params *p, const fit_machine *mc,
             used = out_bytes;
             gpu_read = out_bytes;
             for (int64_t il = m->n_layer - 1; il >= 0; il--) {
-                uint64_t lb = m->layer_bytes[il] + fit_kv_layer_bytes(m, il, p->n_ctx, p->n_parallel, p->kv_type);
+                uint64_t lb = m->layer_bytes[il] + fit_kv_layer_bytes(m, il, p->n_ctx, HEARTH_MIN((int64_t)HEARTH_MAX(1, p->n_batch), p->n_ctx),
+                                                                    p->n_parallel, p->kv_type);
                 if (used + lb > budget) break;
                 used += lb;
                 gpu_read += m->layer_bytes[il];

@@ -101,11 +101,13 @@ typedef struct fit_estimate {
     uint64_t read_per_token; /* bytes read per decoded token (weights + KV) */
 } fit_estimate;
 
-/* KV-cache bytes for `n_ctx` cells per sequence (see the model above). */
-uint64_t fit_kv_bytes(const fit_model *m, int64_t n_ctx, int32_t n_parallel, hearth_type kv_type);
+/* KV-cache bytes for `n_ctx` cells per sequence (see the model above); a sliding-window layer
+ * holds min(n_ctx, n_swa + n_batch) cells, the engine's ring (window plus one batch). */
+uint64_t fit_kv_bytes(const fit_model *m, int64_t n_ctx, int64_t n_batch, int32_t n_parallel, hearth_type kv_type);
 
 /* KV-cache bytes of one layer. */
-uint64_t fit_kv_layer_bytes(const fit_model *m, int64_t il, int64_t n_ctx, int32_t n_parallel, hearth_type kv_type);
+uint64_t fit_kv_layer_bytes(const fit_model *m, int64_t il, int64_t n_ctx, int64_t n_batch, int32_t n_parallel,
+                            hearth_type kv_type);
 
 void fit_estimate_memory(const fit_model *m, const fit_params *p, fit_estimate *e);
 

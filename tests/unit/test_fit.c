@@ -83,10 +83,10 @@ static void test_kv_llama(void) {
     spec s = { .arch = "llama", .n_layer = 30, .n_embd = 576, .n_head = 9, .n_head_kv = 3 };
     REQUIRE(model_of(&s, &M));
     CHECK(M.head_k == 64 && M.head_v == 64);
-    CHECK(fit_kv_bytes(&M, 4096, 1, HEARTH_TYPE_F16) == 94371840ull); /* 30 * 4096 * 768 */
-    CHECK(fit_kv_bytes(&M, 512, 1, HEARTH_TYPE_F16) == 11796480ull);  /* 30 * 512 * 768 */
-    CHECK(fit_kv_bytes(&M, 512, 1, HEARTH_TYPE_F32) == 23592960ull);
-    CHECK(fit_kv_bytes(&M, 1024, 4, HEARTH_TYPE_F16) == 94371840ull); /* 4 sequences of 1024 */
+    CHECK(fit_kv_bytes(&M, 4096, 0, 1, HEARTH_TYPE_F16) == 94371840ull); /* 30 * 4096 * 768 */
+    CHECK(fit_kv_bytes(&M, 512, 0, 1, HEARTH_TYPE_F16) == 11796480ull);  /* 30 * 512 * 768 */
+    CHECK(fit_kv_bytes(&M, 512, 0, 1, HEARTH_TYPE_F32) == 23592960ull);
+    CHECK(fit_kv_bytes(&M, 1024, 0, 4, HEARTH_TYPE_F16) == 94371840ull); /* 4 sequences of 1024 */
 }
 
 /* gemma3 (270M shape): 18 layers, 1 KV head, key/value length 256, window 512; layers 5, 11
@@ -99,11 +99,14 @@ static void test_kv_gemma3(void) {
     int nswa = 0;
     for (int i = 0; i < 18; i++) nswa += M.swa[i];
     CHECK(nswa == 15 && !M.swa[5] && !M.swa[11] && !M.swa[17] && M.swa[0] && M.swa[16]);
-    CHECK(fit_kv_bytes(&M, 4096, 1, HEARTH_TYPE_F16) == 20447232ull);
-    CHECK(fit_kv_bytes(&M, 512, 1, HEARTH_TYPE_F16) == 9437184ull);  /* 18 * 512 * 1024 */
-    CHECK(fit_kv_bytes(&M, 256, 1, HEARTH_TYPE_F16) == 4718592ull);  /* below the window: all 256 */
-    CHECK(fit_kv_layer_bytes(&M, 0, 4096, 1, HEARTH_TYPE_F16) == 524288ull);
-    CHECK(fit_kv_layer_bytes(&M, 5, 4096, 1, HEARTH_TYPE_F16) == 4194304ull);
+    CHECK(fit_kv_bytes(&M, 4096, 0, 1, HEARTH_TYPE_F16) == 20447232ull);
+    CHECK(fit_kv_bytes(&M, 512, 0, 1, HEARTH_TYPE_F16) == 9437184ull);  /* 18 * 512 * 1024 */
+    CHECK(fit_kv_bytes(&M, 256, 0, 1, HEARTH_TYPE_F16) == 4718592ull);  /* below the window: all 256 */
+    CHECK(fit_kv_layer_bytes(&M, 0, 4096, 0, 1, HEARTH_TYPE_F16) == 524288ull);
+    CHECK(fit_kv_layer_bytes(&M, 5, 4096, 0, 1, HEARTH_TYPE_F16) == 4194304ull);
+    /* the engine's ring: window + one batch of 256 */
+    CHECK(fit_kv_bytes(&M, 4096, 256, 1, HEARTH_TYPE_F16) == 24379392ull); /* 3*4096*1024 + 15*768*1024 */
+    CHECK(fit_kv_bytes(&M, 512, 256, 1, HEARTH_TYPE_F16) == 9437184ull);   /* below window + batch: all 512 */
 }
 
 /* gemma2: even layers use the window.  4 layers, 4 KV heads of 128 (1024/8), window 4096,
@@ -112,7 +115,7 @@ static void test_kv_gemma2(void) {
     spec s = { .arch = "gemma2", .n_layer = 4, .n_embd = 1024, .n_head = 8, .n_head_kv = 4, .window = 4096 };
     REQUIRE(model_of(&s, &M));
     CHECK(M.swa[0] && !M.swa[1] && M.swa[2] && !M.swa[3]);
-    CHECK(fit_kv_bytes(&M, 8192, 1, HEARTH_TYPE_F16) == 50331648ull);
+    CHECK(fit_kv_bytes(&M, 8192, 0, 1, HEARTH_TYPE_F16) == 50331648ull);
 }
 
 /* different key and value head sizes (MLA-style): 16 KV heads, k 192, v 128, 2 layers,
@@ -121,19 +124,19 @@ static void test_kv_kv_lengths(void) {
     spec s = { .arch = "deepseek2", .n_layer = 2, .n_embd = 2048, .n_head = 16, .n_head_kv = 16, .key_len = 192,
                .val_len = 128 };
     REQUIRE(model_of(&s, &M));
-    CHECK(fit_kv_bytes(&M, 1000, 1, HEARTH_TYPE_F16) == 20480000ull);
+    CHECK(fit_kv_bytes(&M, 1000, 0, 1, HEARTH_TYPE_F16) == 20480000ull);
 }
 
 /* q8_0 cache: 8 KV heads of 128 = 1024 elements per cell and side = 32 blocks of 34 B */
 static void test_kv_q8(void) {
     spec s = { .arch = "qwen2", .n_layer = 1, .n_embd = 4096, .n_head = 32, .n_head_kv = 8 };
     REQUIRE(model_of(&s, &M));
-    CHECK(fit_kv_bytes(&M, 100, 1, HEARTH_TYPE_Q8_0) == 217600ull);
+    CHECK(fit_kv_bytes(&M, 100, 0, 1, HEARTH_TYPE_Q8_0) == 217600ull);
     /* qwen2 writes a sliding_window but does not use it */
     spec s2 = s;
     s2.window = 64;
     REQUIRE(model_of(&s2, &M));
-    CHECK(fit_kv_bytes(&M, 100, 1, HEARTH_TYPE_Q8_0) == 217600ull);
+    CHECK(fit_kv_bytes(&M, 100, 0, 1, HEARTH_TYPE_Q8_0) == 217600ull);
 }
 
 /* per-layer KV heads (OpenELM-style array), f32: layers of 2, 4 and 0 heads of 64 */
@@ -142,7 +145,7 @@ static void test_kv_per_layer(void) {
     spec s = { .arch = "openelm", .n_layer = 3, .n_embd = 512, .n_head = 8, .kv_arr = kv };
     REQUIRE(model_of(&s, &M));
     CHECK(M.kv_heads[0] == 2 && M.kv_heads[1] == 4 && M.kv_heads[2] == 0);
-    CHECK(fit_kv_bytes(&M, 10, 1, HEARTH_TYPE_F32) == 30720ull);
+    CHECK(fit_kv_bytes(&M, 10, 0, 1, HEARTH_TYPE_F32) == 30720ull);
 }
 
 /* an explicit sliding_window_pattern key: every 3rd layer global */
@@ -151,7 +154,7 @@ static void test_kv_pattern_key(void) {
     REQUIRE(model_of(&s, &M));
     CHECK(M.swa[0] && M.swa[1] && !M.swa[2]);
     /* per cell 2*64*2*2 = 512 B: 16 + 16 + 100 cells */
-    CHECK(fit_kv_bytes(&M, 100, 1, HEARTH_TYPE_F16) == 512ull * 132);
+    CHECK(fit_kv_bytes(&M, 100, 0, 1, HEARTH_TYPE_F16) == 512ull * 132);
 }
 
 /* weights: per layer, outside layers, tied output read in full; MoE reads only used experts */
