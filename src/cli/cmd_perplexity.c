@@ -102,23 +102,34 @@ int cmd_perplexity(int argc, char **argv) {
     double nll = 0.0, nll2 = 0.0, t0 = hearth_time_s();
     int64_t count = 0;
     int32_t *chunk = malloc((size_t)n_ctx * sizeof *chunk);
-    if (!chunk) goto out;
+    hearth_batch_token *bt = malloc((size_t)nb * sizeof *bt);
+    if (!chunk || !bt) {
+        free(chunk);
+        free(bt);
+        goto out;
+    }
     for (int64_t c = 0; c < n_chunk; c++) {
         memcpy(chunk, toks + c * n_ctx, (size_t)n_ctx * sizeof *chunk);
         if (bos >= 0) chunk[0] = bos;
         hearth_ctx_clear(ctx);
         for (int64_t b = 0; b < n_ctx; b += nb) {
             int32_t n = (int32_t)(n_ctx - b < nb ? n_ctx - b : nb);
+            /* logits only for the scored positions: the output matrix (the largest of a
+             * big-vocabulary model) is not applied to the others */
+            for (int32_t j = 0; j < n; j++)
+                bt[j] = (hearth_batch_token){ chunk[b + j], 0, (int32_t)(b + j), b + j >= first && b + j < n_ctx - 1 };
             const float *logits;
-            if (hearth_decode(ctx, chunk + b, n, &logits, err, sizeof err) != HEARTH_OK) {
+            int32_t n_lg = 0;
+            if (hearth_decode_batch(ctx, bt, n, &logits, &n_lg, err, sizeof err) != HEARTH_OK) {
                 fprintf(stderr, "hearth perplexity: %s\n", err);
                 free(chunk);
+                free(bt);
                 goto out;
             }
-            for (int64_t j = 0; j < n; j++) {
+            for (int64_t j = 0, row = 0; j < n; j++) {
                 int64_t pos = b + j;
                 if (pos < first || pos >= n_ctx - 1) continue;
-                double v = nll_of(logits + j * n_vocab, n_vocab, toks[c * n_ctx + pos + 1]);
+                double v = nll_of(logits + row++ * n_vocab, n_vocab, toks[c * n_ctx + pos + 1]);
                 nll += v;
                 nll2 += v * v;
                 count++;
@@ -127,6 +138,7 @@ int cmd_perplexity(int argc, char **argv) {
         fprintf(stderr, "[%lld] %.4f\n", (long long)(c + 1), exp(nll / (double)count));
     }
     free(chunk);
+    free(bt);
     double mean = nll / (double)count, var = nll2 / (double)count - mean * mean;
     double ppl = exp(mean);
     double errv = var > 0 && count > 1 ? sqrt(var / (double)(count - 1)) * ppl : 0.0;
