@@ -57,42 +57,7 @@ void hearth_avx2_vec_dot4_q4_K(int64_t n, float *s, size_t s_stride, const void 
     for (int k = 0; k < 4; k++) s[k * s_stride] = acc[k] - mins[k];
 }
 
-/* Q4_K, four activation rows, in the float order of the reference's repacked Q4_K GEMM (which
- * it uses for groups of four rows on AVX2): the exact integer sums of each 64-value pair of
- * sub-blocks are fused into the accumulators one at a time, scales and mins apart.  This is
- * not the order of the one-row kernel (the reference's GEMV): matmul uses it only for rows of
- * one sequence (see hearth_kernels_batch). */
-void hearth_avx2_vec_dot4_q4_K_gemm(int64_t n, float *s, size_t s_stride, const void *w, const void *a,
-                                    size_t a_stride) {
-    const block_q4_K *x  = w;
-    const int64_t     nb = n / HEARTH_QK_K;
-    const __m256i     m4 = _mm256_set1_epi8(0x0F);
-    float             acc[4] = { 0, 0, 0, 0 }, mins[4] = { 0, 0, 0, 0 };
-    for (int64_t i = 0; i < nb; i++) {
-        uint8_t sc[8], mn[8];
-        for (int j = 0; j < 8; j++) hearth_get_scale_min_k4(j, x[i].scales, &sc[j], &mn[j]);
-        const float dx = avx2_half(x[i].d), dmx = avx2_half(x[i].dmin);
-        for (int j = 0; j < 4; j++) {
-            const __m256i q4  = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * j));
-            const __m256i lo  = _mm256_and_si256(q4, m4);
-            const __m256i hi  = _mm256_and_si256(_mm256_srli_epi16(q4, 4), m4);
-            const __m256i sl  = _mm256_set1_epi16(sc[2 * j]);
-            const __m256i sh  = _mm256_set1_epi16(sc[2 * j + 1]);
-            for (int k = 0; k < 4; k++) {
-                const block_q8_K *yb = ACT(block_q8_K, k, i);
-                const int8_t     *q8 = yb->qs + 64 * j;
-                const __m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
-                const __m256i ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
-                const int isum = avx2_hsum_epi32(_mm256_add_epi32(_mm256_madd_epi16(pl, sl), _mm256_madd_epi16(ph, sh)));
-                const int imin = mn[2 * j] * (yb->bsums[4 * j] + yb->bsums[4 * j + 1]) +
-                                 mn[2 * j + 1] * (yb->bsums[4 * j + 2] + yb->bsums[4 * j + 3]);
-                acc[k]  = fmaf((float)isum, dx * yb->d, acc[k]);
-                mins[k] = fmaf((float)imin, dmx * yb->d, mins[k]);
-            }
-        }
-    }
-    for (int k = 0; k < 4; k++) s[k * s_stride] = acc[k] - mins[k];
-}
+/* The GEMM-order Q4_K kernel (hearth_avx2_vec_dot4_q4_K_gemm) is in kgemm_avx2.c. */
 
 /* One Q6_K row against four Q8_K rows: the arithmetic of hearth_avx2_vec_dot_q6_K per row
  * (exact integer sums per block, then one FMA per block into 8 float lanes), with each

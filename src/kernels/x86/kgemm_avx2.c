@@ -188,6 +188,63 @@ void hearth_avx2_vec_dot_q6_K_tiled(int64_t n, float *s, const void *w, const vo
     *s = acc;
 }
 
+/* Q4_K, one weight row against four activation rows, in the float order of the reference's
+ * repacked Q4_K GEMM (which it uses for groups of four rows on AVX2): the exact integer sums
+ * of each 64-value pair of sub-blocks are fused into the accumulators one at a time, scales
+ * and mins apart (acc = fma(isum, d*dy, acc), mins = fma(imin, dmin*dy, mins), per token).
+ * The four tokens run in the 4 lanes of one float vector: their integer sums are reduced
+ * together, and the min sums of the four sub-block pairs come from one madd per token.  Not
+ * the order of the one-row kernel: matmul uses it only for rows of one sequence (see
+ * hearth_kernels_batch). */
+void hearth_avx2_vec_dot4_q4_K_gemm(int64_t n, float *s, size_t s_stride, const void *w, const void *a,
+                                    size_t a_stride) {
+    const block_q4_K *x  = w;
+    const int64_t     nb = n / HEARTH_QK_K;
+    const __m256i     m4 = _mm256_set1_epi8(0x0F);
+    __m128            acc = _mm_setzero_ps(), mins = _mm_setzero_ps(); /* lane k: token k */
+    for (int64_t i = 0; i < nb; i++) {
+        const block_q8_K *y[4];
+        __m128i           mk[4];
+        const __m128i     sm   = k4_scales_mins(x[i].scales);
+        const __m256i     s16  = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
+        const __m128i     mn16 = _mm_cvtepu8_epi16(_mm_srli_si128(sm, 8));
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+            y[k]  = (const block_q8_K *)((const uint8_t *)a + (size_t)k * a_stride) + i;
+            mk[k] = _mm_madd_epi16(bsums_pairs(y[k]->bsums), mn16); /* lane j: min sum of pair j */
+        }
+        /* transpose: tj[j] lane k = mk[k] lane j */
+        const __m128i t0 = _mm_unpacklo_epi32(mk[0], mk[1]), t1 = _mm_unpacklo_epi32(mk[2], mk[3]);
+        const __m128i t2 = _mm_unpackhi_epi32(mk[0], mk[1]), t3 = _mm_unpackhi_epi32(mk[2], mk[3]);
+        const __m128i tj[4] = { _mm_unpacklo_epi64(t0, t1), _mm_unpackhi_epi64(t0, t1), _mm_unpacklo_epi64(t2, t3),
+                                _mm_unpackhi_epi64(t2, t3) };
+        const __m128  dy  = _mm_setr_ps(y[0]->d, y[1]->d, y[2]->d, y[3]->d);
+        const __m128  dxy = _mm_mul_ps(_mm_set1_ps(avx2_half(x[i].d)), dy);
+        const __m128  dmy = _mm_mul_ps(_mm_set1_ps(avx2_half(x[i].dmin)), dy);
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            const __m256i q4 = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * j));
+            const __m256i lo = _mm256_and_si256(q4, m4);
+            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q4, 4), m4);
+            const __m256i sl = _mm256_shuffle_epi8(s16, bcast16_ctrl(2 * j));
+            const __m256i sh = _mm256_shuffle_epi8(s16, bcast16_ctrl(2 * j + 1));
+            __m256i       v[4];
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; k++) {
+                const int8_t *q8 = y[k]->qs + 64 * j;
+                const __m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
+                const __m256i ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
+                v[k]             = _mm256_add_epi32(_mm256_madd_epi16(pl, sl), _mm256_madd_epi16(ph, sh));
+            }
+            acc  = _mm_fmadd_ps(_mm_cvtepi32_ps(hsum4_epi32(v[0], v[1], v[2], v[3])), dxy, acc);
+            mins = _mm_fmadd_ps(_mm_cvtepi32_ps(tj[j]), dmy, mins);
+        }
+    }
+    _Alignas(16) float out[4];
+    _mm_store_ps(out, _mm_sub_ps(acc, mins));
+    for (int k = 0; k < 4; k++) s[(size_t)k * s_stride] = out[k];
+}
+
 /* Multi-row kernels (see kernels_impl.h): every token against the rows, 4 rows at a time. */
 #define DEFINE_ROWS(name, rows_fn)                                                                          \
     void hearth_avx2_rows_##name(int64_t n, float *s, size_t ss, const void *w, size_t ws, int64_t nr,      \
