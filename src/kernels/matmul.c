@@ -15,6 +15,9 @@
 /* Weight rows per tile: 16 rows of 2048 Q8_0 weights are about 34 KiB. */
 #define MM_TILE_ROWS 16
 
+/* Up to this many activation rows are converted without the pool. */
+#define MM_SERIAL_CONVERT 16
+
 typedef struct mm_job {
     const hearth_mat    *W;
     const float         *X;        /* (n_tok, cols) */
@@ -130,7 +133,9 @@ void hearth_matmul_segs(hearth_threadpool *pool, const hearth_mat *W, const floa
     } else {
         HEARTH_ASSERT(scratch != NULL);
         j.A = scratch;
-        if (n_tok == 1 || nth == 1) mm_convert_task(&j, 0, 1);
+        /* A few rows (decode, batched decode) are converted by the caller: splitting them costs
+         * a second wait for the pool per matmul, more than the conversion itself. */
+        if (n_tok <= MM_SERIAL_CONVERT || nth == 1) mm_convert_task(&j, 0, 1);
         else hearth_threadpool_run(pool, mm_convert_task, &j);
     }
 

@@ -139,12 +139,21 @@ int32_t sampler_sample(sampler *s, const float *logits) {
     const hearth_sampler_params *p = &s->p;
     cand *c = s->c;
     int64_t n = s->n_vocab;
+    const bool penalize = s->last_n > 0 && s->ring_len > 0 &&
+                          (p->repeat_penalty != 1.0f || p->frequency_penalty != 0.0f || p->presence_penalty != 0.0f);
+    /* greedy with nothing to penalize: the maximum of the logits (lowest id on ties), no copy */
+    if (p->temp <= 0.0f && !penalize) {
+        int64_t best = 0;
+        for (int64_t i = 1; i < n; i++)
+            if (logits[i] > logits[best]) best = i;
+        return (int32_t)best;
+    }
     for (int64_t i = 0; i < n; i++) {
         c[i].logit = logits[i];
         c[i].id = (int32_t)i;
     }
     /* 1. penalties over the last-n window */
-    if (s->last_n > 0 && (p->repeat_penalty != 1.0f || p->frequency_penalty != 0.0f || p->presence_penalty != 0.0f)) {
+    if (penalize) {
         for (int32_t j = 0; j < s->ring_len; j++) {
             int32_t t = s->ring[(s->ring_head + j) % s->last_n];
             int32_t cnt = s->count[t];
