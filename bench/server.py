@@ -2,12 +2,18 @@
 """bench/server.py — aggregate generated tokens/s and time to first token of `hearth serve`
 at 1, 2, 4 and 8 concurrent streams, side by side with llama.cpp's llama-server on the same
 model file (when --llama-server is given).  Each stream is a streaming /v1/completions request
-of --n tokens (ignore_eos, temperature 0).  Prints a table and one JSON line per row.
-Not a test: numbers depend on the machine and its load."""
+of --n tokens (ignore_eos, temperature 0).
+
+Both servers are started once and stay up; for every level and repetition the two engines run
+back to back, the first of the pair alternating, so that a burst of load from elsewhere on a
+shared machine hits both about equally.  Medians over the repetitions are reported, with the
+server process's CPU time (user + system, all threads, from /proc) per generated token, which
+load from other processes disturbs much less than wall-clock time.
+Prints one JSON line per measurement, then a table.  Not a test: numbers depend on the machine
+and its load."""
 import argparse
 import json
 import os
-import re
 import socket
 import statistics
 import subprocess
@@ -20,6 +26,7 @@ PROMPTS = ["Once upon a time in a small village by the sea,", "The history of th
            "In the beginning of the twentieth century, physics", "A recipe for a simple tomato soup:",
            "The most important lesson I learned at school was", "Deep in the forest there lived an old owl",
            "Here are ten facts about the planet Mars:", "The train left the station at dawn and"]
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def free_port():
@@ -28,7 +35,14 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_ready(url, proc, timeout=300):
+def cpu_seconds(pid):
+    """User + system CPU seconds of a process (all its threads)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def wait_ready(url, proc, timeout=600):
     t0 = time.time()
     while time.time() - t0 < timeout:
         if proc.poll() is not None:
@@ -49,7 +63,7 @@ def stream_one(url, prompt, n, out):
     req = urllib.request.Request(url + "/v1/completions", data=body, headers={"Content-Type": "application/json"})
     t0 = time.time()
     ttft, chunks, usage = None, 0, None
-    with urllib.request.urlopen(req, timeout=600) as r:
+    with urllib.request.urlopen(req, timeout=900) as r:
         for line in r:
             line = line.strip()
             if not line.startswith(b"data: ") or line == b"data: [DONE]":
@@ -58,44 +72,43 @@ def stream_one(url, prompt, n, out):
             if j.get("usage"):
                 usage = j["usage"]["completion_tokens"]
             for c in j.get("choices", []):
+                # the first chunk that carries a token (its text may be empty: a partial UTF-8 character)
+                if ttft is None and (c.get("text") or c.get("finish_reason") is None):
+                    ttft = time.time() - t0
                 if c.get("text"):
                     chunks += 1
-                    if ttft is None:
-                        ttft = time.time() - t0
-    out.append((ttft or (time.time() - t0), usage if usage is not None else chunks))
+    out.append((ttft or (time.time() - t0), usage if usage is not None else n))
 
 
-def run_level(url, k, n):
+def run_level(url, pid, k, n, offset):
+    """k concurrent streams: (aggregate tok/s, median TTFT s, server CPU ms per generated token)."""
     out, threads = [], []
+    c0 = cpu_seconds(pid)
     t0 = time.time()
     for i in range(k):
-        t = threading.Thread(target=stream_one, args=(url, PROMPTS[i % len(PROMPTS)], n, out))
+        t = threading.Thread(target=stream_one, args=(url, PROMPTS[(i + offset) % len(PROMPTS)], n, out))
         t.start()
         threads.append(t)
     for t in threads:
         t.join()
     wall = time.time() - t0
+    cpu = cpu_seconds(pid) - c0
     toks = sum(o[1] for o in out)
-    return toks / wall, statistics.median(o[0] for o in out)
+    return toks / wall, statistics.median(o[0] for o in out), 1000.0 * cpu / max(toks, 1)
 
 
-def bench(name, cmd, url, proc_env, levels, n, reps):
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=proc_env)
-    rows = []
-    try:
-        wait_ready(url, proc)
-        run_level(url, 1, 8)  # warm-up
-        for k in levels:
-            res = [run_level(url, k, n) for _ in range(reps)]
-            tps = statistics.median(r[0] for r in res)
-            ttft = statistics.median(r[1] for r in res)
-            rows.append((k, tps, ttft))
-            print(json.dumps({"engine": name, "streams": k, "tok_s": round(tps, 2), "ttft_s": round(ttft, 3)}),
-                  flush=True)
-    finally:
-        proc.terminate()
-        proc.wait()
-    return rows
+class Server:
+    def __init__(self, name, cmd, port):
+        self.name, self.url = name, f"http://127.0.0.1:{port}"
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
 def main():
@@ -104,37 +117,67 @@ def main():
     ap.add_argument("--llama-server")
     ap.add_argument("--model", required=True)
     ap.add_argument("--n", type=int, default=48)
-    ap.add_argument("--reps", type=int, default=2)
+    ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--levels", default="1 2 4 8")
+    ap.add_argument("--json-out", help="append the summary rows to this file (JSON lines)")
     a = ap.parse_args()
     levels = [int(x) for x in a.levels.split()]
     ctx = 512
-    results = {}
-    port = free_port()
-    cmd = [a.hearth, "serve", "-m", a.model, "--port", str(port), "-np", "8", "-c", str(ctx)]
-    if a.threads:
-        cmd += ["-t", str(a.threads)]
-    results["hearth"] = bench("hearth", cmd, f"http://127.0.0.1:{port}", os.environ, levels, a.n, a.reps)
-    if a.llama_server and os.path.exists(a.llama_server):
+    servers = []
+    try:
         port = free_port()
-        cmd = [a.llama_server, "-m", a.model, "--port", str(port), "-np", "8", "-c", str(ctx * 8), "--no-webui"]
+        cmd = [a.hearth, "serve", "-m", a.model, "--port", str(port), "-np", "8", "-c", str(ctx)]
         if a.threads:
             cmd += ["-t", str(a.threads)]
-        results["llama-server"] = bench("llama-server", cmd, f"http://127.0.0.1:{port}", os.environ, levels, a.n,
-                                        a.reps)
+        servers.append(Server("hearth", cmd, port))
+        if a.llama_server and os.path.exists(a.llama_server):
+            port = free_port()
+            cmd = [a.llama_server, "-m", a.model, "--port", str(port), "-np", "8", "-c", str(ctx * 8), "--no-webui"]
+            if a.threads:
+                cmd += ["-t", str(a.threads)]
+            servers.append(Server("llama-server", cmd, port))
+        for s in servers:
+            wait_ready(s.url, s.proc)
+            run_level(s.url, s.proc.pid, 1, 8, 0)  # warm-up
+        res = {s.name: {k: [] for k in levels} for s in servers}
+        for k in levels:
+            for rep in range(a.reps):
+                order = servers if rep % 2 == 0 else servers[::-1]
+                for s in order:
+                    r = run_level(s.url, s.proc.pid, k, a.n, rep)
+                    res[s.name][k].append(r)
+                    print(json.dumps({"engine": s.name, "streams": k, "rep": rep, "tok_s": round(r[0], 2),
+                                      "ttft_s": round(r[1], 3), "cpu_ms_per_tok": round(r[2], 1)}), flush=True)
+    finally:
+        for s in servers:
+            s.stop()
+
+    def med(name, k, i):
+        return statistics.median(r[i] for r in res[name][k])
+
+    names = [s.name for s in servers]
     print(f"\nmodel {os.path.basename(a.model)}, {a.n} tokens per stream, median of {a.reps}")
-    hdr = "streams | hearth tok/s | hearth TTFT s"
-    if "llama-server" in results:
-        hdr += " | llama-server tok/s | llama-server TTFT s | ratio tok/s"
+    hdr = "| streams | " + " | ".join(f"{n} tok/s | {n} TTFT s | {n} CPU ms/tok" for n in names)
+    if len(names) == 2:
+        hdr += " | tok/s ratio | TTFT ratio (ref/hearth) | CPU ratio (ref/hearth)"
     print(hdr)
-    for i, k in enumerate(levels):
-        h = results["hearth"][i]
-        line = f"{k:7d} | {h[1]:12.1f} | {h[2]:13.3f}"
-        if "llama-server" in results:
-            l = results["llama-server"][i]
-            line += f" | {l[1]:18.1f} | {l[2]:19.3f} | {h[1] / l[1]:.2f}"
-        print(line)
+    rows = []
+    for k in levels:
+        line = f"| {k} | " + " | ".join(f"{med(n, k, 0):.1f} | {med(n, k, 1):.3f} | {med(n, k, 2):.1f}" for n in names)
+        row = {"model": os.path.basename(a.model), "streams": k, "n": a.n, "reps": a.reps}
+        for n in names:
+            row[n] = {"tok_s": med(n, k, 0), "ttft_s": med(n, k, 1), "cpu_ms_per_tok": med(n, k, 2)}
+        if len(names) == 2:
+            h, l = names
+            line += (f" | {med(h, k, 0) / med(l, k, 0):.2f} | {med(l, k, 1) / med(h, k, 1):.2f}"
+                     f" | {med(l, k, 2) / med(h, k, 2):.2f}")
+        print(line + " |")
+        rows.append(row)
+    if a.json_out:
+        with open(a.json_out, "a") as f:
+            for row in rows:
+                f.write(json.dumps(row) + "\n")
 
 
 if __name__ == "__main__":
