@@ -194,9 +194,11 @@ bool api_submit(server *srv, const tok_ids *prompt, const sched_params *p, int n
             else
                 api_error(r, 503, "server_error", NULL, "server_busy",
                           "The server is busy (the request queue is full); retry later.");
+            http_expect_done(r);
             return false;
         }
     }
+    http_expect_done(r); /* after the last submit: the scheduler may start its pass now */
     return true;
 }
 

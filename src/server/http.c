@@ -52,6 +52,21 @@ typedef struct stream_ctx {
     bool        ended;
 } stream_ctx;
 
+void http_expect_done(http_reply *r) {
+    if (!r->expected) return;
+    sched_expect(r->expected, -1);
+    r->expected = NULL;
+}
+
+/* Paths whose requests end in sched_submit (counted by sched_expect while they are read). */
+static bool is_generation_path(const char *path) {
+    static const char *const paths[] = { "/v1/chat/completions", "/chat/completions", "/v1/completions",
+                                         "/completions", "/api/chat", "/api/generate" };
+    for (size_t i = 0; i < HEARTH_ARRAY_LEN(paths); i++)
+        if (!strcmp(path, paths[i])) return true;
+    return false;
+}
+
 bool http_client_gone(void *conn) {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (!ci) return false;
@@ -337,6 +352,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             dispatch(cs, c);
             return send_reply(cs, c);
         }
+        if (__atomic_load_n(&srv->ready, __ATOMIC_ACQUIRE) && !strcmp(method, "POST") && is_generation_path(url)) {
+            cs->reply.expected = srv->sched;
+            sched_expect(srv->sched, +1);
+        }
         return MHD_YES;
     }
     if (cs->queued) {
@@ -353,6 +372,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     dispatch(cs, c);
+    http_expect_done(&cs->reply); /* answered without reaching the scheduler */
     if (!cs->reply.status) cs->reply.status = 500;
     return send_reply(cs, c);
 }
@@ -372,6 +392,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     if (!cs) return;
     *con_cls = NULL;
     http_reply *r = &cs->reply;
+    http_expect_done(r); /* the client went away before its body was read */
     metrics_request(cs->endpoint[0] ? cs->endpoint : "other", r->status);
     /* the access log: one JSON object per line */
     char ts[64];

@@ -4,7 +4,9 @@
  * N slots share one loaded model.  One thread runs steps; each step gathers, for every active
  * slot, either its next token (decode) or the next chunk of its prompt (prefill), and hands all
  * of them to ONE call of the batched-decode backend.  Prompts are prefilled in chunks between
- * decode steps so running streams keep flowing.  Requests beyond the slots wait in a bounded
+ * decode steps so running streams keep flowing; several waiting prompts share a pass only when
+ * the measured cost of passes says that brings first tokens sooner (pass_model), otherwise they
+ * go one per pass in arrival order.  Requests beyond the slots wait in a bounded
  * FIFO.  A cancelled job (its client went away) leaves its slot at the start of the next step.
  * Each slot remembers the tokens in its KV cache; a new prompt goes to the free slot sharing
  * the longest prefix with it, and only the rest is prefilled (prompt cache).
@@ -39,8 +41,11 @@ struct sched_backend {
 };
 
 /* Tokens per pass: a full prompt chunk beside every slot's decode token, and at least 512 so
- * that prompts arriving together are prefilled in one pass. */
+ * that prompts arriving together can be prefilled in one pass. */
 #define SCHED_CHUNK 128
+
+/* The longest a first pass waits for requests still being read (sched_expect). */
+#define SCHED_GATHER_MS 20
 
 hearth_status sched_backend_create(hearth_model *hm, int n_slots, int n_ctx, int n_threads, sched_backend **out,
                                    char *err, size_t err_size) {
@@ -274,6 +279,33 @@ typedef struct slot {
     uint64_t   order;     /* admission order, for fair prefill */
 } slot;
 
+/* Pass time against tokens in the pass, t = a + b n, fitted over recent passes (weights decay
+ * by PASS_DECAY a pass): a is what a pass costs whatever it carries (reading the weights,
+ * per-pass overheads), b what each token adds. */
+#define PASS_DECAY 0.97
+typedef struct pass_model {
+    double w, sn, snn, st, snt;
+} pass_model;
+
+static void pass_model_add(pass_model *pm, double n, double t) {
+    pm->w   = pm->w * PASS_DECAY + 1.0;
+    pm->sn  = pm->sn * PASS_DECAY + n;
+    pm->snn = pm->snn * PASS_DECAY + n * n;
+    pm->st  = pm->st * PASS_DECAY + t;
+    pm->snt = pm->snt * PASS_DECAY + n * t;
+}
+
+/* a / b: the fixed cost of a pass in tokens' worth, or -1 while the history cannot tell (too
+ * few passes, or all of about the same size). */
+static double pass_model_fixed_tokens(const pass_model *pm) {
+    if (pm->w < 4.0) return -1.0;
+    const double mn = pm->sn / pm->w, mt = pm->st / pm->w;
+    const double vn = pm->snn / pm->w - mn * mn, cv = pm->snt / pm->w - mn * mt;
+    if (vn < 1.0 || cv <= 0.0) return -1.0;
+    const double b = cv / vn, a = mt - b * mn;
+    return a > 0.0 ? a / b : 0.0;
+}
+
 struct sched {
     const srv_model *m;
     sched_backend   *be;
@@ -285,6 +317,8 @@ struct sched {
     pthread_cond_t   cv;
     sched_job       *q_head, *q_tail;
     int              n_queued, n_active;
+    int              n_expect;  /* generation requests being read, not yet submitted */
+    pass_model       pm;        /* scheduler thread only */
     bool             quit;
     uint64_t         n_admitted;
     pthread_t        thread;
@@ -532,12 +566,31 @@ static void *sched_main(void *arg) {
     }
     for (;;) {
         pthread_mutex_lock(&s->mu);
+        /* Nothing running: requests that arrive together (several clients starting at once) are
+         * gathered into one first pass, waiting while others are still being read (at most
+         * SCHED_GATHER_MS; a lone request never waits). */
+        const bool idle = s->n_active == 0;
+        struct timespec gather_until = { 0 };
+        bool gathered = false;
         for (;;) {
             if (s->quit) break;
-            for (int i = 0; i < s->n_slots; i++) fresh[i] = s->slots[i].job == NULL;
+            for (int i = 0; i < s->n_slots; i++)
+                if (!s->slots[i].job) fresh[i] = true;
             admit(s);
-            if (s->n_active > 0) break;
-            pthread_cond_wait(&s->cv, &s->mu);
+            if (s->n_active == 0) {
+                pthread_cond_wait(&s->cv, &s->mu);
+                continue;
+            }
+            if (!idle || gathered || s->n_expect <= 0 || s->n_active >= s->n_slots) break;
+            if (gather_until.tv_sec == 0) {
+                clock_gettime(CLOCK_REALTIME, &gather_until);
+                gather_until.tv_nsec += SCHED_GATHER_MS * 1000000L;
+                if (gather_until.tv_nsec >= 1000000000L) {
+                    gather_until.tv_sec++;
+                    gather_until.tv_nsec -= 1000000000L;
+                }
+            }
+            if (pthread_cond_timedwait(&s->cv, &s->mu, &gather_until) == ETIMEDOUT) gathered = true;
         }
         bool quit = s->quit;
         pthread_mutex_unlock(&s->mu);
@@ -574,16 +627,29 @@ static void *sched_main(void *arg) {
             for (; k > 0 && s->slots[order[k - 1]].order > s->slots[i].order; k--) order[k] = order[k - 1];
             order[k] = i;
         }
+        /* A second prompt joins a pass only when that is worth it for time to first token: it
+         * delays the k prompts already in the pass by its n tokens' work, and saves itself the
+         * fixed cost of a pass of its own and the decode tokens riding along there.  Where
+         * passes cost in proportion to their tokens (compute-bound, as small CPUs are), prompts
+         * go one per pass in arrival order (the first answered after its own prefill, not after
+         * everyone's); where a pass costs mostly its weight read, they share passes. */
+        const double fixed = pass_model_fixed_tokens(&s->pm);
+        const int n_dec = n_items;
         int32_t budget = any_decoding ? s->chunk : sched_backend_n_batch(s->be) - n_items;
         for (int k = 0; k < n_pre && budget > 0; k++) {
             slot *sl = &s->slots[order[k]];
             int32_t n = HEARTH_MIN(budget, sl->job->n_prompt - sl->n_done);
+            if (k > 0 && fixed >= 0.0 && (double)k * (double)n >= fixed + (double)n_dec) break;
             budget -= n;
             s->items[n_items] = (sched_item){ .slot = order[k], .tokens = sl->job->prompt + sl->n_done, .n_tokens = n };
             map[n_items++] = order[k];
         }
         if (n_items == 0) continue;
+        int32_t n_tok = 0;
+        for (int k = 0; k < n_items; k++) n_tok += s->items[k].n_tokens;
+        const double t_pass = hearth_time_s();
         sched_backend_decode(s->be, s->items, n_items);
+        pass_model_add(&s->pm, (double)n_tok, hearth_time_s() - t_pass);
 
         for (int k = 0; k < n_items; k++) {
             sched_item *it = &s->items[k];
@@ -703,6 +769,13 @@ int sched_submit(sched *s, sched_job *j) {
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
     return 0;
+}
+
+void sched_expect(sched *s, int delta) {
+    pthread_mutex_lock(&s->mu);
+    s->n_expect += delta;
+    if (delta < 0) pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
 }
 
 void sched_stats(sched *s, int *active, int *queued, int64_t *kv_used, int64_t *kv_total) {

@@ -187,6 +187,11 @@ sched_finish sched_job_take(sched_job *job, sched_out *out, int timeout_ms);
 void       sched_job_cancel(sched_job *job);
 /* Drops the caller's reference (cancels it first if still running). Accepts NULL. */
 void       sched_job_release(sched_job *job);
+/* Generation requests being read or parsed that have not reached sched_submit yet (+1 when
+ * one arrives, -1 once it is submitted or answered).  While nothing is running, the scheduler
+ * waits for these (a few milliseconds, never more than SCHED_GATHER_MS) so that prompts which
+ * arrive together are prefilled in one pass instead of one after the other. */
+void       sched_expect(sched *s, int delta);
 /* Gauges for /metrics and /api/ps: busy slots, queued jobs, KV-cache tokens used and total. */
 void       sched_stats(sched *s, int *active, int *queued, int64_t *kv_used, int64_t *kv_total);
 
@@ -220,10 +225,14 @@ typedef struct http_reply {
     int64_t     n_prompt, n_gen;
     char       *log_prompt;     /* malloc'd, only with --log-prompts */
     void       *conn;           /* the connection, for http_client_gone */
+    sched      *expected;       /* counted in sched_expect until submitted or answered */
 } http_reply;
 
 /* True when the client of a connection has closed it (checked without blocking). */
 bool http_client_gone(void *conn);
+/* The request of r has reached the scheduler or was answered: it stops holding the scheduler's
+ * first pass back (see sched_expect).  Idempotent. */
+void http_expect_done(http_reply *r);
 
 typedef struct server {
     server_config cfg;
