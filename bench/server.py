@@ -80,13 +80,20 @@ def stream_one(url, prompt, n, out):
     out.append((ttft or (time.time() - t0), usage if usage is not None else n))
 
 
+SERIAL = [0]
+
+
 def run_level(url, pid, k, n, offset):
-    """k concurrent streams: (aggregate tok/s, median TTFT s, server CPU ms per generated token)."""
+    """k concurrent streams: (aggregate tok/s, median TTFT s, server CPU ms per generated token).
+    Every prompt starts with a number never used before, so no server reuses a cached prefix:
+    time to first token includes the prompt's prefill."""
     out, threads = [], []
     c0 = cpu_seconds(pid)
     t0 = time.time()
     for i in range(k):
-        t = threading.Thread(target=stream_one, args=(url, PROMPTS[(i + offset) % len(PROMPTS)], n, out))
+        SERIAL[0] += 1
+        prompt = f"{SERIAL[0] * 7919 % 100003}. {PROMPTS[(i + offset) % len(PROMPTS)]}"
+        t = threading.Thread(target=stream_one, args=(url, prompt, n, out))
         t.start()
         threads.append(t)
     for t in threads:
