@@ -74,13 +74,75 @@ static void f16_rows(int64_t n, float *s, const uint16_t *w, size_t ws, int64_t 
     }
 }
 
-/* Tile kernel of F16 (see kernels_impl.h): every token against the rows in groups of F16_ROWS. */
+/* T (2 or 3) tokens against up to F16_ROWS rows (prefill): each weight vector is widened once
+ * and used for the T tokens; every (row, token) keeps its own 4 accumulators in the order of
+ * vec_dot_f16, so the bits are those of f16_rows / vec_dot_f16. */
+static inline __attribute__((always_inline)) void f16_rows_tok(const int T, int64_t n, float *s, size_t ss,
+                                                               const uint16_t *w, size_t ws, int64_t nr,
+                                                               const uint8_t *a, size_t as) {
+    _Alignas(32) float yf[3][F16_CHUNK];
+    __m256             acc[F16_ROWS][3][4];
+    const int64_t      n32 = n & ~(int64_t)31;
+    for (int64_t r = 0; r < nr; r++)
+        for (int t = 0; t < T; t++)
+            for (int k = 0; k < 4; k++) acc[r][t][k] = _mm256_setzero_ps();
+    for (int64_t c0 = 0; c0 < n32; c0 += F16_CHUNK) {
+        const int64_t len = n32 - c0 < F16_CHUNK ? n32 - c0 : F16_CHUNK;
+        for (int t = 0; t < T; t++) {
+            const uint16_t *y = (const uint16_t *)(a + (size_t)t * as);
+            for (int64_t i = 0; i < len; i += 8)
+                _mm256_store_ps(yf[t] + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(y + c0 + i))));
+        }
+        for (int64_t r = 0; r < nr; r++) {
+            const uint16_t *x = (const uint16_t *)((const uint8_t *)w + (size_t)r * ws) + c0;
+            __m256          c[3][4];
+#pragma GCC unroll 3
+            for (int t = 0; t < T; t++)
+#pragma GCC unroll 4
+                for (int k = 0; k < 4; k++) c[t][k] = acc[r][t][k];
+            for (int64_t i = 0; i < len; i += 32) {
+#pragma GCC unroll 4
+                for (int k = 0; k < 4; k++) {
+                    const __m256 wv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i + 8 * k)));
+#pragma GCC unroll 3
+                    for (int t = 0; t < T; t++) c[t][k] = _mm256_fmadd_ps(wv, _mm256_load_ps(yf[t] + i + 8 * k), c[t][k]);
+                }
+            }
+#pragma GCC unroll 3
+            for (int t = 0; t < T; t++)
+#pragma GCC unroll 4
+                for (int k = 0; k < 4; k++) acc[r][t][k] = c[t][k];
+        }
+    }
+    for (int64_t r = 0; r < nr; r++) {
+        const uint16_t *x = (const uint16_t *)((const uint8_t *)w + (size_t)r * ws);
+        for (int t = 0; t < T; t++) {
+            const uint16_t *y = (const uint16_t *)(a + (size_t)t * as);
+            int64_t         i = n32;
+            for (; i + 8 <= n; i += 8)
+                acc[r][t][0] = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))),
+                                               _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(y + i))), acc[r][t][0]);
+            float sum = avx2_hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[r][t][0], acc[r][t][1]),
+                                                   _mm256_add_ps(acc[r][t][2], acc[r][t][3])));
+            for (; i < n; i++) sum += avx2_half(x[i]) * avx2_half(y[i]);
+            s[(size_t)t * ss + r] = sum;
+        }
+    }
+}
+
+/* Tile kernel of F16 (see kernels_impl.h): tokens in groups of 3 (then 2, 1) against the rows
+ * in groups of F16_ROWS. */
 void hearth_avx2_gemm_f16(int64_t n, float *s, size_t ss, const void *w, size_t ws, int64_t nr, const void *a,
                           size_t as, int64_t nc) {
-    for (int64_t c = 0; c < nc; c++)
-        for (int64_t r = 0; r < nr; r += F16_ROWS)
-            f16_rows(n, s + c * ss + r, (const uint16_t *)((const uint8_t *)w + (size_t)r * ws), ws,
-                     nr - r < F16_ROWS ? nr - r : F16_ROWS, (const uint16_t *)((const uint8_t *)a + (size_t)c * as));
+    const uint8_t *A = a;
+    for (int64_t r = 0; r < nr; r += F16_ROWS) {
+        const int64_t   rn = nr - r < F16_ROWS ? nr - r : F16_ROWS;
+        const uint16_t *wr = (const uint16_t *)((const uint8_t *)w + (size_t)r * ws);
+        int64_t         c  = 0;
+        for (; c + 3 <= nc; c += 3) f16_rows_tok(3, n, s + c * ss + r, ss, wr, ws, rn, A + (size_t)c * as, as);
+        if (nc - c == 2) f16_rows_tok(2, n, s + c * ss + r, ss, wr, ws, rn, A + (size_t)c * as, as);
+        else if (nc - c == 1) f16_rows(n, s + c * ss + r, wr, ws, rn, (const uint16_t *)(A + (size_t)c * as));
+    }
 }
 
 static inline __m256 bf16x8(const uint16_t *p) {
