@@ -245,6 +245,59 @@ void hearth_avx2_vec_dot4_q4_K_gemm(int64_t n, float *s, size_t s_stride, const 
     for (int k = 0; k < 4; k++) s[(size_t)k * s_stride] = out[k];
 }
 
+/* One Q6_K row against four Q8_K rows in the float order of hearth_avx2_vec_dot_q6_K_tiled
+ * (the reference's tiled K-quant matmul: per super-block acc = fma(d * isum, dy, acc)), the
+ * same bits as four calls of it: the weight block unpacked once, the four tokens' integer
+ * sums reduced together and their float steps done in the 4 lanes of one vector. */
+void hearth_avx2_vec_dot4_q6_K_tiled(int64_t n, float *s, size_t s_stride, const void *w, const void *a,
+                                     size_t a_stride) {
+    const block_q6_K *x  = w;
+    const int64_t     nb = n / HEARTH_QK_K;
+    const __m256i     m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
+    __m128            acc = _mm_setzero_ps(); /* lane k: token k */
+    for (int64_t i = 0; i < nb; i++) {
+        const block_q8_K *y[4];
+        __m256i           sumi[4];
+        const __m256i     sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+            y[k]    = (const block_q8_K *)((const uint8_t *)a + (size_t)k * a_stride) + i;
+            sumi[k] = _mm256_sub_epi32(_mm256_setzero_si256(),
+                                       _mm256_slli_epi32(_mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y[k]->bsums), sc16), 5));
+        }
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            const __m256i  sh = _mm256_broadcastsi128_si256(h ? _mm256_extracti128_si256(sc16, 1) : _mm256_castsi256_si128(sc16));
+            const uint8_t *ql = x[i].ql + 64 * h;
+            const __m256i  qh = _mm256_loadu_si256((const __m256i *)(x[i].qh + 32 * h));
+            const __m256i  l0 = _mm256_loadu_si256((const __m256i *)ql);
+            const __m256i  l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            __m256i        q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30));
+            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(qh, m30));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                   _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) {
+                const __m256i sp = _mm256_shuffle_epi8(sh, pair16_ctrl(2 * j, 2 * j + 1));
+#pragma GCC unroll 4
+                for (int k = 0; k < 4; k++) {
+                    const int8_t *q8 = y[k]->qs + 128 * h + 32 * j;
+                    const __m256i p  = _mm256_maddubs_epi16(q[j], _mm256_loadu_si256((const __m256i *)q8));
+                    sumi[k]          = _mm256_add_epi32(sumi[k], _mm256_madd_epi16(p, sp));
+                }
+            }
+        }
+        const __m128 isum = _mm_cvtepi32_ps(hsum4_epi32(sumi[0], sumi[1], sumi[2], sumi[3]));
+        const __m128 dy   = _mm_setr_ps(y[0]->d, y[1]->d, y[2]->d, y[3]->d);
+        acc = _mm_fmadd_ps(_mm_mul_ps(_mm_set1_ps(avx2_half(x[i].d)), isum), dy, acc);
+    }
+    _Alignas(16) float out[4];
+    _mm_store_ps(out, acc);
+    for (int k = 0; k < 4; k++) s[(size_t)k * s_stride] = out[k];
+}
+
 /* Multi-row kernels (see kernels_impl.h): every token against the rows, 4 rows at a time. */
 #define DEFINE_ROWS(name, rows_fn)                                                                          \
     void hearth_avx2_rows_##name(int64_t n, float *s, size_t ss, const void *w, size_t ws, int64_t nr,      \
