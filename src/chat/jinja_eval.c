@@ -289,6 +289,8 @@ static bool op_type_error(jj_ctx *c, const char *op, jj_val a, jj_val b) {
 
 static bool repeat(jj_ctx *c, jj_val seq, int64_t times, jj_val *out) {
     if (times < 0) times = 0;
+    /* an empty operand repeats to an empty result however large the count */
+    if ((seq.t == JT_STR && seq.u.s->len == 0) || (seq.t == JT_LIST && seq.u.l->n == 0)) times = 0;
     if (seq.t == JT_STR) {
         size_t n = seq.u.s->len;
         if (n && (uint64_t)times > c->lim.max_output / n) return jj_fail(c, "template output limit exceeded (string repeat)");

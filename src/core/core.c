@@ -81,6 +81,7 @@ bool hearth_buf_reserve(hearth_buf *b, size_t extra) {
     if (!p) return false;
     b->data = p;
     b->cap  = cap;
+    b->data[b->len] = '\0'; /* a reserved buffer is a valid (empty-tailed) string */
     return true;
 }
 

@@ -6,8 +6,8 @@
  * (add_special, parse_special, unparse_special), the rest is the text.  The vocabularies are
  * the vocab-only files of ../shared/testdata/vocab (or $HEARTH_FUZZ_VOCAB_DIR), loaded once;
  * when absent the harness does nothing.  Besides memory errors, it traps on a broken
- * invariant: streaming output must equal the whole detokenization, and on byte-level BPE
- * vocabularies valid UTF-8 text must come back exactly.
+ * invariant: streaming output must equal the whole detokenization, and on the gpt-2
+ * vocabulary valid UTF-8 text must come back exactly.
  */
 #include "tokenizer/tokenizer.h"
 
@@ -79,8 +79,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (size_t i = 0; i < ids.len; i++) tok_stream_push(&st, ids.data[i], &streamed);
     tok_stream_flush(&st, &streamed);
     if (whole.len != streamed.len || (whole.len && memcmp(whole.data, streamed.data, whole.len))) __builtin_trap();
-    /* byte-level BPE without special parsing gives the text back exactly */
-    if ((which == 0 || which == 3) && !(flags & 3) && valid_utf8((const uint8_t *)text, len) &&
+    /* byte-level BPE without special parsing gives the text back exactly — on gpt-2, whose
+     * vocabulary holds all 256 byte tokens; refact's lacks some (e.g. the one for 0xF1), and
+     * such bytes are dropped, as llama.cpp drops them (llama-tokenize: F1 B8 B8 B8 -> 3 ids) */
+    if (which == 0 && !(flags & 3) && valid_utf8((const uint8_t *)text, len) &&
         (whole.len != len || (len && memcmp(whole.data, text, len))))
         __builtin_trap();
     /* token_to_piece and arbitrary ids never crash */
