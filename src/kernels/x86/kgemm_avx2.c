@@ -115,13 +115,25 @@ INLINE void q4k_rows(const int R, int64_t nb, float *s, const uint8_t *w, size_t
     for (int r = 0; r < R; r++) s[r] = out[r];
 }
 
+/* The 128 6-bit quants of half h of a Q6_K block (ql: its 64 low-nibble bytes, qh: its 32
+ * high-bit bytes) as 4 vectors of unsigned bytes 0..63. */
+INLINE void q6k_unpack_half(const uint8_t *ql, const uint8_t *qhp, __m256i q[4]) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
+    const __m256i qh = _mm256_loadu_si256((const __m256i *)qhp);
+    const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+    const __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+    q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30));
+    q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));
+    q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(qh, m30));
+    q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
+}
+
 /* Integer part of one Q6_K block against one Q8_K block: the 8 lane sums of the scaled
  * products, minus 32 times the scaled bsums per lane (lane l: groups 2l and 2l+1). */
 INLINE __m256i q6k_block(const block_q6_K *x, const block_q8_K *y) {
     const __m128i sc8  = _mm_loadu_si128((const __m128i *)x->scales);
     const __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
     const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y->bsums), sc16), 5);
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
     __m256i       sumi = _mm256_setzero_si256();
 #pragma GCC unroll 2
     for (int h = 0; h < 2; h++) {
@@ -129,15 +141,8 @@ INLINE __m256i q6k_block(const block_q6_K *x, const block_q8_K *y) {
         const __m256i  s = _mm256_broadcastsi128_si256(h ? _mm256_extracti128_si256(sc16, 1) : _mm256_castsi256_si128(sc16));
         const uint8_t *ql = x->ql + 64 * h;
         const int8_t  *q8 = y->qs + 128 * h;
-        const __m256i  qh = _mm256_loadu_si256((const __m256i *)(x->qh + 32 * h));
-        const __m256i  l0 = _mm256_loadu_si256((const __m256i *)ql);
-        const __m256i  l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
         __m256i        q[4];
-        q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30));
-        q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));
-        q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(qh, m30));
-        q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                               _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
+        q6k_unpack_half(ql, x->qh + 32 * h, q);
 #pragma GCC unroll 4
         for (int j = 0; j < 4; j++) {
             const __m256i p = _mm256_maddubs_epi16(q[j], _mm256_loadu_si256((const __m256i *)(q8 + 32 * j)));
@@ -253,7 +258,6 @@ void hearth_avx2_vec_dot4_q6_K_tiled(int64_t n, float *s, size_t s_stride, const
                                      size_t a_stride) {
     const block_q6_K *x  = w;
     const int64_t     nb = n / HEARTH_QK_K;
-    const __m256i     m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
     __m128            acc = _mm_setzero_ps(); /* lane k: token k */
     for (int64_t i = 0; i < nb; i++) {
         const block_q8_K *y[4];
@@ -269,15 +273,8 @@ void hearth_avx2_vec_dot4_q6_K_tiled(int64_t n, float *s, size_t s_stride, const
         for (int h = 0; h < 2; h++) {
             const __m256i  sh = _mm256_broadcastsi128_si256(h ? _mm256_extracti128_si256(sc16, 1) : _mm256_castsi256_si128(sc16));
             const uint8_t *ql = x[i].ql + 64 * h;
-            const __m256i  qh = _mm256_loadu_si256((const __m256i *)(x[i].qh + 32 * h));
-            const __m256i  l0 = _mm256_loadu_si256((const __m256i *)ql);
-            const __m256i  l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
             __m256i        q[4];
-            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30));
-            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));
-            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(qh, m30));
-            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                                   _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
+            q6k_unpack_half(ql, x[i].qh + 32 * h, q);
 #pragma GCC unroll 4
             for (int j = 0; j < 4; j++) {
                 const __m256i sp = _mm256_shuffle_epi8(sh, pair16_ctrl(2 * j, 2 * j + 1));
