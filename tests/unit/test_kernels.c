@@ -414,65 +414,22 @@ static void test_isa_batch_order(void) {
     free(a);
 }
 
-/* The tile kernels give, for every (row, token), the same bits as the single-row kernel of
- * their ISA, for every tile shape (row and token tails included). */
-static void test_isa_gemm(void) {
-    const int64_t max_n = 256 * 5, max_r = 11, max_c = 9;
-    uint8_t      *w = malloc(max_n * 4 * max_r), *aq = malloc((max_n * 4 + 8) * max_c);
-    float        *a = malloc(max_n * sizeof *a), s[(11 + 3) * 9];
-    for (size_t ii = 0; ii < HEARTH_ARRAY_LEN(fast_isas); ii++) {
-        if (!hearth_kernels_cpu_has(fast_isas[ii])) continue;
-        for (size_t ti = 0; ti < HEARTH_ARRAY_LEN(weight_types); ti++) {
-            hearth_type                t  = weight_types[ti];
-            hearth_gemm_fn             g  = hearth_kernels_gemm_isa(fast_isas[ii], t);
-            const hearth_type_kernels *kf = hearth_kernels_table(fast_isas[ii], t);
-            if (!g) continue;
-            const int64_t bs  = hearth_type_get(t)->block_size == 1 ? 32 : hearth_type_get(t)->block_size;
-            int           bad = 0;
-            for (int64_t m = 1; m <= 5; m += 2) {
-                const int64_t n    = bs * m;
-                const size_t  wrow = hearth_type_row_size(t, n) + 4; /* odd strides */
-                const size_t  arow = hearth_type_row_size(kf->vec_dot_type, n) + 8;
-                for (int64_t r = 0; r < max_r; r++) random_weights(t, w + r * wrow, n);
-                for (int64_t c = 0; c < max_c; c++) {
-                    for (int64_t i = 0; i < n; i++) a[i] = rng_unit() * (c == 0 ? 50.0f : 1.0f);
-                    hearth_kernels_ref(kf->vec_dot_type)->from_float(a, aq + c * arow, n);
-                }
-                static const int shapes[][2] = { { 1, 1 }, { 4, 1 }, { 5, 1 }, { 2, 4 }, { 3, 4 }, { 11, 9 }, { 7, 5 } };
-                for (size_t si = 0; si < HEARTH_ARRAY_LEN(shapes); si++) {
-                    const int nr = shapes[si][0], nc = shapes[si][1];
-                    const size_t ss = (size_t)nr + 3;
-                    g(n, s, ss, w, wrow, nr, aq, arow, nc);
-                    for (int c = 0; c < nc; c++)
-                        for (int r = 0; r < nr; r++) {
-                            float s1;
-                            kf->vec_dot(n, &s1, w + r * wrow, aq + c * arow);
-                            if (s1 != s[c * ss + r] && bad++ < 3)
-                                printf("# %s %s n=%lld %dx%d (%d,%d): %g vs %g\n", fast_isas[ii], hearth_type_name(t),
-                                       (long long)n, nr, nc, r, c, s[c * ss + r], s1);
-                        }
-                }
-            }
-            CHECKF(bad == 0, "%s gemm %s: %d mismatches", fast_isas[ii], hearth_type_name(t), bad);
-        }
-    }
-    free(w);
-    free(aq);
-    free(a);
-}
+typedef hearth_gemm_fn (*multi_getter)(const char *isa, hearth_type type);
 
-/* The multi-row (decode) kernels give, for every (row, token), the same bits as the
- * single-row kernel of their ISA, for row counts with and without a tail. */
-static void test_isa_rows(void) {
-    const int64_t max_n = 256 * 5, max_r = 11, max_c = 3;
-    uint8_t      *w = malloc(max_n * 4 * max_r), *aq = malloc((max_n * 4 + 8) * max_c);
-    float        *a = malloc(max_n * sizeof *a), s[(11 + 3) * 3];
+/* Every (row, token) of a multi-row / multi-token kernel (from get) gives the same bits as the
+ * single-row kernel of its ISA, for each of the nr x nc shapes (row and token tails included).
+ * Returns the number of kernels checked. */
+static int check_multi(const char *what, multi_getter get, const int (*shapes)[2], size_t n_shapes) {
+    enum { MAX_R = 11, MAX_C = 9 };
+    const int64_t max_n = 256 * 5;
+    uint8_t      *w = malloc(max_n * 4 * MAX_R), *aq = malloc((max_n * 4 + 8) * MAX_C);
+    float        *a = malloc(max_n * sizeof *a), s[(MAX_R + 3) * MAX_C];
     int           tested = 0;
     for (size_t ii = 0; ii < HEARTH_ARRAY_LEN(fast_isas); ii++) {
         if (!hearth_kernels_cpu_has(fast_isas[ii])) continue;
         for (size_t ti = 0; ti < HEARTH_ARRAY_LEN(weight_types); ti++) {
             hearth_type                t  = weight_types[ti];
-            hearth_gemm_fn             g  = hearth_kernels_rows_isa(fast_isas[ii], t);
+            hearth_gemm_fn             g  = get(fast_isas[ii], t);
             const hearth_type_kernels *kf = hearth_kernels_table(fast_isas[ii], t);
             if (!g) continue;
             tested++;
@@ -482,13 +439,12 @@ static void test_isa_rows(void) {
                 const int64_t n    = bs * m;
                 const size_t  wrow = hearth_type_row_size(t, n) + 4; /* odd strides */
                 const size_t  arow = hearth_type_row_size(kf->vec_dot_type, n) + 8;
-                for (int64_t r = 0; r < max_r; r++) random_weights(t, w + r * wrow, n);
-                for (int64_t c = 0; c < max_c; c++) {
+                for (int64_t r = 0; r < MAX_R; r++) random_weights(t, w + r * wrow, n);
+                for (int64_t c = 0; c < MAX_C; c++) {
                     for (int64_t i = 0; i < n; i++) a[i] = rng_unit() * (c == 0 ? 50.0f : 1.0f);
                     hearth_kernels_ref(kf->vec_dot_type)->from_float(a, aq + c * arow, n);
                 }
-                static const int shapes[][2] = { { 1, 1 }, { 4, 1 }, { 5, 1 }, { 11, 3 }, { 3, 2 } };
-                for (size_t si = 0; si < HEARTH_ARRAY_LEN(shapes); si++) {
+                for (size_t si = 0; si < n_shapes; si++) {
                     const int    nr = shapes[si][0], nc = shapes[si][1];
                     const size_t ss = (size_t)nr + 3;
                     g(n, s, ss, w, wrow, nr, aq, arow, nc);
@@ -502,13 +458,25 @@ static void test_isa_rows(void) {
                         }
                 }
             }
-            CHECKF(bad == 0, "%s rows %s: %d mismatches", fast_isas[ii], hearth_type_name(t), bad);
+            CHECKF(bad == 0, "%s %s %s: %d mismatches", fast_isas[ii], what, hearth_type_name(t), bad);
         }
     }
-    printf("# %d multi-row kernels checked\n", tested);
     free(w);
     free(aq);
     free(a);
+    return tested;
+}
+
+/* The tile kernels, for every tile shape. */
+static void test_isa_gemm(void) {
+    static const int shapes[][2] = { { 1, 1 }, { 4, 1 }, { 5, 1 }, { 2, 4 }, { 3, 4 }, { 11, 9 }, { 7, 5 } };
+    check_multi("gemm", hearth_kernels_gemm_isa, shapes, HEARTH_ARRAY_LEN(shapes));
+}
+
+/* The multi-row (decode) kernels, for row counts with and without a tail. */
+static void test_isa_rows(void) {
+    static const int shapes[][2] = { { 1, 1 }, { 4, 1 }, { 5, 1 }, { 11, 3 }, { 3, 2 } };
+    printf("# %d multi-row kernels checked\n", check_multi("rows", hearth_kernels_rows_isa, shapes, HEARTH_ARRAY_LEN(shapes)));
 }
 
 /* from_float and to_float of each ISA vs ref. */
