@@ -8,6 +8,8 @@
 #   make bench-compare   hearth bench vs llama-bench on 1B-shape and small models (bench/compare)
 #   make install PREFIX=/usr/local
 #   make SANITIZE=address,undefined   any target, with sanitizers (separate build dir)
+#   make EMU512=1        any target, with the AVX-512 kernels built on SIMDe's emulation of the
+#                        intrinsics (build-emu512/): they run and are tested on a CPU without AVX-512
 #
 # Sources are found by directory: every src/**/*.c except src/cli/ goes into libhearth.a,
 # src/cli/*.c into the hearth program, tests/unit/test_*.c each into its own test binary.
@@ -18,7 +20,11 @@ PREFIX   ?= /usr/local
 SANITIZE ?=
 VERSION  := 0.1.0
 
-ifeq ($(SANITIZE),)
+EMU512   ?=
+ifneq ($(EMU512),)
+BUILD    ?= build-emu512
+SANFLAGS :=
+else ifeq ($(SANITIZE),)
 BUILD    ?= build
 SANFLAGS :=
 else
@@ -34,8 +40,16 @@ XCFLAGS  := -std=c11 $(WARN) -pthread -fPIC $(SANFLAGS) $(CFLAGS)
 XLDFLAGS := -pthread $(SANFLAGS) $(LDFLAGS)
 LDLIBS   += -lcjson -lpcre2-8 -lmicrohttpd -lcurl -lcrypto -ledit -lm
 
-ISA_avx2   := -mavx2 -mfma -mf16c
-ISA_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mfma -mf16c
+ISA_avx2       := -mavx2 -mfma -mf16c
+ISA_avx512     := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma -mf16c
+ISA_avx512vnni := $(ISA_avx512) -mavx512vnni
+ifneq ($(EMU512),)
+# The same AVX-512 sources, compiled for AVX2 with SIMDe supplying the 512-bit intrinsics, and a
+# dispatcher that offers them wherever AVX2 runs (tests only: this is slower than AVX2).
+CPPFLAGS       += -DHEARTH_AVX512_EMU
+ISA_avx512     := $(ISA_avx2)
+ISA_avx512vnni := $(ISA_avx2)
+endif
 
 LIB_SRC  := $(filter-out src/cli/%,$(shell find src -name '*.c' | LC_ALL=C sort))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
@@ -44,7 +58,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit run fuzz fuzz-build fuzz-replay bench bench-compare install uninstall clean setup models golden help
+.PHONY: all test unit emu512 run fuzz fuzz-build fuzz-replay bench bench-compare install uninstall clean setup models golden help
 all: $(BUILD)/hearth $(BUILD)/libhearth.a
 
 $(BUILD)/libhearth.a: $(LIB_OBJ)
@@ -61,6 +75,10 @@ $(BUILD)/obj/%_avx2.o: %_avx2.c
 $(BUILD)/obj/%_avx512.o: %_avx512.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(XCFLAGS) $(ISA_avx512) -MMD -MP -c -o $@ $<
+
+$(BUILD)/obj/%_avx512vnni.o: %_avx512vnni.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(XCFLAGS) $(ISA_avx512vnni) -MMD -MP -c -o $@ $<
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -82,7 +100,13 @@ $(BUILD)/tests/header-cxx: tests/header/header_only.cpp include/hearth.h
 setup:
 	@scripts/setup
 
-unit: all $(TEST_BIN) $(BUILD)/tests/header-c $(BUILD)/tests/header-cxx $(BUILD)/fuzz-replay
+unit: all $(TEST_BIN) $(BUILD)/tests/header-c $(BUILD)/tests/header-cxx $(BUILD)/fuzz-replay emu512
+
+# The kernel tests once more with the AVX-512 kernels under emulation (see EMU512 above).
+emu512:
+ifeq ($(EMU512)$(SANITIZE),)
+	@$(MAKE) --no-print-directory EMU512=1 BUILD=build-emu512 build-emu512/tests/test_kernels
+endif
 
 test: setup
 	@$(MAKE) --no-print-directory unit
@@ -139,6 +163,6 @@ uninstall:
 	  $(DESTDIR)$(PREFIX)/include/hearth.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/hearth.pc
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-fuzz build-emu512
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,7 +1,11 @@
 /* dispatch.c — the kernel tables, one per ISA, and the choice of the active one: made once,
- * on first use, from cpuid (__builtin_cpu_supports); HEARTH_KERNELS=ref|avx2 overrides it
- * (a forced ISA the CPU lacks falls back to ref with a warning).  AVX-512 kernels are not
- * written yet: a CPU with AVX-512 runs the AVX2 table. */
+ * on first use, from cpuid (__builtin_cpu_supports): the best of avx512vnni, avx512, avx2, ref
+ * that the CPU runs.  HEARTH_KERNELS=ref|avx2|avx512|avx512vnni overrides it (a forced ISA the
+ * CPU lacks falls back to ref with a warning).
+ * The AVX-512 tables are the AVX2 table with AVX-512 dot products that return the AVX2 bits
+ * (x86/avx512_util.h), so their tile, multi-row and batch kernels are AVX2's.
+ * HEARTH_AVX512_EMU (make EMU512=1): the AVX-512 kernels are SIMDe emulations and are offered
+ * wherever AVX2 runs, for tests. */
 #include "kernels/kernels_impl.h"
 
 #include "core/core.h"
@@ -17,8 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { ISA_REF, ISA_AVX2, ISA_COUNT };
-static const char *const isa_names[ISA_COUNT] = { "ref", "avx2" };
+enum { ISA_REF, ISA_AVX2, ISA_AVX512, ISA_AVX512VNNI, ISA_COUNT };
+static const char *const isa_names[ISA_COUNT] = { "ref", "avx2", "avx512", "avx512vnni" };
+
+/* The table whose tile / multi-row / batch kernels an ISA uses (same bits, see above). */
+static int base_isa(int isa) { return isa == ISA_AVX512 || isa == ISA_AVX512VNNI ? ISA_AVX2 : isa; }
 
 #define ROW(T, VT, TF, FF, VD) [HEARTH_TYPE_##T] = { HEARTH_TYPE_##VT, TF, FF, VD }
 
@@ -75,16 +82,39 @@ static void build_avx2(hearth_type_kernels *t) {
 #endif
 }
 
+/* The AVX2 table with the AVX-512 dot products (vnni: the integer ones with VPDPBUSD). */
+static void build_avx512(hearth_type_kernels *t, int vnni) {
+    build_avx2(t);
+#ifdef HEARTH_HAVE_AVX2_KERNELS
+    table_override(t, HEARTH_TYPE_F32, NULL, NULL, hearth_avx512_vec_dot_f32);
+    table_override(t, HEARTH_TYPE_F16, NULL, NULL, hearth_avx512_vec_dot_f16);
+    table_override(t, HEARTH_TYPE_BF16, NULL, NULL, hearth_avx512_vec_dot_bf16);
+#define INT_KERNEL(T, fn) table_override(t, HEARTH_TYPE_##T, NULL, NULL, vnni ? hearth_avx512vnni_##fn : hearth_avx512_##fn)
+    /* 32-element block types: */
+    /* K-quants: */
+#undef INT_KERNEL
+#else
+    (void)vnni;
+#endif
+}
+
 int hearth_kernels_cpu_has(const char *isa) {
     if (!strcmp(isa, "ref")) return 1;
 #if (defined(__x86_64__) || defined(__i386__)) && defined(HEARTH_HAVE_AVX2_KERNELS)
     __builtin_cpu_init();
-    if (!strcmp(isa, "avx2"))
-    {
-        unsigned a, b, c, d; /* F16C is CPUID.1:ECX bit 29 (clang has no "f16c" feature name) */
-        int f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
-    }
+    unsigned a, b, c, d; /* F16C is CPUID.1:ECX bit 29 (clang has no "f16c" feature name) */
+    const int f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+    const int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
+    if (!strcmp(isa, "avx2")) return avx2;
+#ifdef HEARTH_AVX512_EMU
+    if (!strcmp(isa, "avx512") || !strcmp(isa, "avx512vnni")) return avx2;
+#else
+    /* __builtin_cpu_supports also checks that the OS saves the AVX-512 state (XCR0). */
+    const int avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+    if (!strcmp(isa, "avx512")) return avx512;
+    if (!strcmp(isa, "avx512vnni")) return avx512 && __builtin_cpu_supports("avx512vnni");
+#endif
 #endif
     return 0;
 }
@@ -92,14 +122,18 @@ int hearth_kernels_cpu_has(const char *isa) {
 static void tables_init(void) {
     memcpy(tables[ISA_REF], ref_table, sizeof ref_table);
     build_avx2(tables[ISA_AVX2]);
-    active_isa = hearth_kernels_cpu_has("avx2") ? ISA_AVX2 : ISA_REF;
+    build_avx512(tables[ISA_AVX512], 0);
+    build_avx512(tables[ISA_AVX512VNNI], 1);
+    active_isa = ISA_REF;
+    for (int i = ISA_COUNT - 1; i > ISA_REF && active_isa == ISA_REF; i--)
+        if (hearth_kernels_cpu_has(isa_names[i])) active_isa = i;
     const char *force = getenv("HEARTH_KERNELS");
     if (force && *force) {
         int found = -1;
         for (int i = 0; i < ISA_COUNT; i++)
             if (!strcmp(force, isa_names[i])) found = i;
         if (found < 0)
-            HEARTH_LOG_W("HEARTH_KERNELS=%s is not a known kernel set (ref, avx2); using %s", force,
+            HEARTH_LOG_W("HEARTH_KERNELS=%s is not a known kernel set (ref, avx2, avx512, avx512vnni); using %s", force,
                          isa_names[active_isa]);
         else if (!hearth_kernels_cpu_has(isa_names[found])) {
             HEARTH_LOG_W("HEARTH_KERNELS=%s: this CPU or build lacks it; using ref", force);
@@ -133,6 +167,7 @@ const hearth_type_kernels *hearth_kernels_table(const char *isa, hearth_type typ
 }
 
 static hearth_vec_dot4_fn vec_dot4_of(int isa, hearth_type type) {
+    isa = base_isa(isa);
 #ifdef HEARTH_HAVE_AVX2_KERNELS
     if (isa == ISA_AVX2) {
         switch (type) {
@@ -150,6 +185,7 @@ static hearth_vec_dot4_fn vec_dot4_of(int isa, hearth_type type) {
 }
 
 static hearth_gemm_fn gemm_of(int isa, hearth_type type) {
+    isa = base_isa(isa);
 #ifdef HEARTH_HAVE_AVX2_KERNELS
     if (isa == ISA_AVX2) {
         switch (type) {
@@ -169,6 +205,7 @@ static hearth_gemm_fn gemm_of(int isa, hearth_type type) {
 }
 
 static hearth_gemm_fn rows_of(int isa, hearth_type type) {
+    isa = base_isa(isa);
 #ifdef HEARTH_HAVE_AVX2_KERNELS
     if (isa == ISA_AVX2) {
         switch (type) {
@@ -217,6 +254,7 @@ hearth_vec_dot4_fn hearth_kernels_vec_dot4_isa(const char *isa, hearth_type type
 }
 
 static void batch_of(int isa, hearth_type type, int64_t n_tok, hearth_vec_dot_fn *dot, hearth_vec_dot4_fn *dot4) {
+    isa = base_isa(isa);
 #ifdef HEARTH_HAVE_AVX2_KERNELS
     if (isa == ISA_AVX2) {
         switch (type) {

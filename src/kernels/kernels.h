@@ -38,7 +38,7 @@ const hearth_type_kernels *hearth_kernels_get(hearth_type type);
 /* The scalar reference table, whatever the CPU (tests compare fast paths against it). */
 const hearth_type_kernels *hearth_kernels_ref(hearth_type type);
 
-/* Name of the active table: "ref", "avx2", "avx512". */
+/* Name of the active table: "ref", "avx2", "avx512", "avx512vnni". */
 const char *hearth_kernels_isa(void);
 
 /* A weight matrix: `rows` rows of `cols` elements of `type`, rows `row_bytes` apart. */

@@ -75,6 +75,27 @@ void hearth_avx2_vec_dot_q4_K(int64_t n, float *s, const void *w, const void *a)
 void hearth_avx2_vec_dot_q5_K(int64_t n, float *s, const void *w, const void *a);
 void hearth_avx2_vec_dot_q6_K(int64_t n, float *s, const void *w, const void *a);
 
+/* ---- kernels/x86: AVX-512 F/BW/VL/DQ (hearth_avx512_*) and the same with VNNI
+ * (hearth_avx512vnni_*, integer types only): each returns the bits of its AVX2 twin (see
+ * x86/avx512_util.h), so the avx512 tables reuse the AVX2 tile, multi-row and batch kernels. */
+void hearth_avx512_vec_dot_f32(int64_t n, float *s, const void *w, const void *a);
+void hearth_avx512_vec_dot_f16(int64_t n, float *s, const void *w, const void *a);
+void hearth_avx512_vec_dot_bf16(int64_t n, float *s, const void *w, const void *a);
+#define HEARTH_AVX512_INT_KERNELS(P)                                                                                   \
+    void P##vec_dot_q4_0(int64_t n, float *s, const void *w, const void *a);                                          \
+    void P##vec_dot_q4_1(int64_t n, float *s, const void *w, const void *a);                                          \
+    void P##vec_dot_q5_0(int64_t n, float *s, const void *w, const void *a);                                          \
+    void P##vec_dot_q5_1(int64_t n, float *s, const void *w, const void *a);                                          \
+    void P##vec_dot_q8_0(int64_t n, float *s, const void *w, const void *a);                                          \
+    void P##vec_dot_q2_K(int64_t n, float *s, const void *w, const void *a);                                          \
+    void P##vec_dot_q3_K(int64_t n, float *s, const void *w, const void *a);                                          \
+    void P##vec_dot_q4_K(int64_t n, float *s, const void *w, const void *a);                                          \
+    void P##vec_dot_q5_K(int64_t n, float *s, const void *w, const void *a);                                          \
+    void P##vec_dot_q6_K(int64_t n, float *s, const void *w, const void *a);
+HEARTH_AVX512_INT_KERNELS(hearth_avx512_)
+HEARTH_AVX512_INT_KERNELS(hearth_avx512vnni_)
+#undef HEARTH_AVX512_INT_KERNELS
+
 /* The F16 operations of ops.c (see ops.h), chosen by ops.c when the active table is avx2. */
 void  hearth_avx2_ops_f32_to_f16(const float *x, uint16_t *y, int64_t n);
 void  hearth_avx2_ops_f16_to_f32(const uint16_t *x, float *y, int64_t n);
@@ -154,7 +175,7 @@ void hearth_kernels_batch(hearth_type type, int64_t n_tok, hearth_vec_dot_fn *do
 void hearth_kernels_batch_isa(const char *isa, hearth_type type, int64_t n_tok, hearth_vec_dot_fn *dot,
                               hearth_vec_dot4_fn *dot4);
 
-/* The table of one ISA by name ("ref", "avx2"), whatever the CPU: for tests and benchmarks
+/* The table of one ISA by name ("ref", "avx2", "avx512", "avx512vnni"), whatever the CPU: for tests and benchmarks
  * that compare ISAs.  NULL for an unknown name or an ISA this build lacks.  Calling into a
  * table the CPU cannot run is the caller's problem (check hearth_kernels_cpu_has first). */
 const hearth_type_kernels *hearth_kernels_table(const char *isa, hearth_type type);

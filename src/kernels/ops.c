@@ -67,7 +67,7 @@ static float gelu_exact(float x) {
 
 static void tables_init(void) {
 #if defined(__x86_64__)
-    use_avx2 = strcmp(hearth_kernels_isa(), "avx2") == 0;
+    use_avx2 = strcmp(hearth_kernels_isa(), "ref") != 0; /* every x86 table has AVX2 */
 #endif
     for (uint32_t i = 0; i < (1u << 16); i++) {
         f16_table[i]  = f16_decode((uint16_t)i);
@@ -80,7 +80,7 @@ static inline void tables_ready(void) { pthread_once(&tables_once, tables_init);
 void ops_set_simd(bool on) {
     tables_ready();
 #if defined(__x86_64__)
-    use_avx2 = on && strcmp(hearth_kernels_isa(), "avx2") == 0;
+    use_avx2 = on && strcmp(hearth_kernels_isa(), "ref") != 0;
 #else
     (void)on;
 #endif

@@ -216,7 +216,62 @@ static void test_ref_dot_matches_dequant(void) {
 
 /* ---- every ISA against the reference ------------------------------------------------------ */
 
-static const char *const fast_isas[] = { "avx2" };
+static const char *const fast_isas[] = { "avx2", "avx512", "avx512vnni" };
+
+/* The AVX-512 tables promise the AVX2 bits (x86/avx512_util.h): every type's vec_dot of
+ * avx512 and avx512vnni against avx2's on the same bytes, over awkward lengths, with weights
+ * and activations from tiny to large, bit for bit.  On a CPU without AVX-512 this runs in the
+ * EMU512 build (SIMDe), which make test builds and runs. */
+static void test_avx512_same_bits(void) {
+    const int64_t max_n = 256 * 41;
+    uint8_t      *w = malloc(max_n * 4), *aq = malloc(max_n * 4);
+    float        *a = malloc(max_n * sizeof *a);
+    int           ran = 0;
+    for (size_t ii = 1; ii < HEARTH_ARRAY_LEN(fast_isas); ii++) {
+        if (!hearth_kernels_cpu_has(fast_isas[ii]) || !hearth_kernels_cpu_has("avx2")) {
+            printf("# %s: not on this CPU, skipped\n", fast_isas[ii]);
+            continue;
+        }
+        for (size_t ti = 0; ti < HEARTH_ARRAY_LEN(weight_types); ti++) {
+            hearth_type                t  = weight_types[ti];
+            const hearth_type_kernels *k2 = hearth_kernels_table("avx2", t);
+            const hearth_type_kernels *k5 = hearth_kernels_table(fast_isas[ii], t);
+            REQUIRE(k2 && k5 && k5->vec_dot && k5->vec_dot_type == k2->vec_dot_type);
+            const int64_t bs = hearth_type_get(t)->block_size;
+            static const int64_t mult_q[] = { 1, 2, 3, 4, 5, 7, 8, 9, 17, 41 },
+                                 mult_f[] = { 1, 7, 8, 15, 16, 17, 31, 32, 33, 48, 63, 64, 65, 100, 257, 4096 };
+            const int64_t *mult = bs == 1 ? mult_f : mult_q;
+            size_t         nm   = bs == 1 ? HEARTH_ARRAY_LEN(mult_f) : HEARTH_ARRAY_LEN(mult_q);
+            int            bad  = 0, trials = 0;
+            for (size_t mi = 0; mi < nm; mi++) {
+                const int64_t n = bs * mult[mi];
+                for (int rep = 0; rep < 6; rep++) {
+                    random_weights(t, w, n);
+                    const float scale = rep == 0 ? 1000.0f : rep == 1 ? 1e-3f : 1.0f;
+                    for (int64_t i = 0; i < n; i++) a[i] = rng_unit() * scale;
+                    hearth_kernels_ref(k2->vec_dot_type)->from_float(a, aq, n);
+                    float s2, s5;
+                    k2->vec_dot(n, &s2, w, aq);
+                    k5->vec_dot(n, &s5, w, aq);
+                    if (memcmp(&s2, &s5, sizeof s2) != 0) {
+                        if (bad < 3)
+                            printf("# %s %s n=%lld rep %d: %.9g vs avx2 %.9g\n", fast_isas[ii], hearth_type_name(t),
+                                   (long long)n, rep, s5, s2);
+                        bad++;
+                    }
+                    trials++;
+                }
+            }
+            CHECKF(bad == 0, "%s vec_dot %s: %d of %d differ from avx2", fast_isas[ii], hearth_type_name(t), bad,
+                   trials);
+            ran++;
+        }
+    }
+    printf("# %d AVX-512 kernels compared bit for bit with AVX2\n", ran);
+    free(w);
+    free(aq);
+    free(a);
+}
 
 /* vec_dot of each ISA vs ref on the same bytes, over awkward lengths: normalized MSE over all
  * trials, and every result finite. */
@@ -370,7 +425,7 @@ static void test_isa_batch_order(void) {
     uint8_t      *w = malloc(max_n * 2), *aq = malloc(max_n * 4 * 2);
     float        *a = malloc(max_n * sizeof *a);
     for (size_t ii = 0; ii < HEARTH_ARRAY_LEN(fast_isas); ii++) {
-        if (!hearth_kernels_cpu_has(fast_isas[ii]) || strcmp(fast_isas[ii], "avx2")) continue;
+        if (!hearth_kernels_cpu_has(fast_isas[ii])) continue;
         const hearth_type types[] = { HEARTH_TYPE_Q4_K, HEARTH_TYPE_Q6_K };
         for (size_t ti = 0; ti < HEARTH_ARRAY_LEN(types); ti++) {
             const hearth_type          t  = types[ti];
@@ -706,7 +761,7 @@ static void test_threadpool(void) {
 
 static void test_dispatch(void) {
     const char *isa = hearth_kernels_isa();
-    CHECK(!strcmp(isa, "ref") || !strcmp(isa, "avx2"));
+    CHECK(!strcmp(isa, "ref") || !strcmp(isa, "avx2") || !strcmp(isa, "avx512") || !strcmp(isa, "avx512vnni"));
     CHECK(hearth_kernels_get(HEARTH_TYPE_IQ2_XXS) == NULL);
     CHECK(hearth_kernels_get((hearth_type)999) == NULL);
     for (size_t ti = 0; ti < HEARTH_ARRAY_LEN(weight_types); ti++) {
@@ -723,6 +778,7 @@ int main(void) {
     RUN(test_ref_quantizers);
     RUN(test_ref_dot_matches_dequant);
     RUN(test_isa_vec_dot);
+    RUN(test_avx512_same_bits);
     RUN(test_isa_vec_dot4);
     RUN(test_isa_batch_order);
     RUN(test_isa_gemm);
