@@ -61,11 +61,16 @@ typedef struct hearth_mat {
  * (summing to n_tok), each rounded as that run alone would be: the runs of different
  * sequences in one batch get the bits each sequence gets on its own, with the weights still
  * read once for all of them. */
+/* hearth_matmul_multi: several matrices of one input (Q/K/V, gate/up): Y[i] = X W[i]^T for
+ * i < n_w, with X converted once and one pass of the pool for all; the bits of n_w
+ * hearth_matmul_segs calls.  scratch: the largest hearth_matmul_scratch_size of the W[i]. */
 size_t hearth_matmul_scratch_size(const hearth_mat *W, int64_t n_tok);
 void   hearth_matmul(hearth_threadpool *pool, const hearth_mat *W, const float *X, float *Y, int64_t n_tok,
                      void *scratch);
 void   hearth_matmul_segs(hearth_threadpool *pool, const hearth_mat *W, const float *X, float *Y, int64_t n_tok,
                           void *scratch, const int64_t *seg_len, int64_t n_seg);
+void   hearth_matmul_multi(hearth_threadpool *pool, const hearth_mat *const *W, float *const *Y, int n_w,
+                           const float *X, int64_t n_tok, void *scratch, const int64_t *seg_len, int64_t n_seg);
 
 /* fp16 / bf16 conversions (IEEE half, round to nearest even; bf16 round to nearest even). */
 float    hearth_fp16_to_fp32(uint16_t h);

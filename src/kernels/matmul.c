@@ -18,22 +18,33 @@
 /* Up to this many activation rows are converted without the pool. */
 #define MM_SERIAL_CONVERT 16
 
+/* One weight matrix of a job: its output and kernels, and its share of the job's chunks. */
+typedef struct mm_mat {
+    const hearth_mat  *W;
+    float             *Y;           /* (n_tok, rows) */
+    hearth_vec_dot_fn  vec_dot[3];  /* by segment length class: < 4, 4..7, >= 8 tokens */
+    hearth_vec_dot4_fn vec_dot4[3]; /* NULL: no multi-row kernel for this type/ISA/class */
+    hearth_gemm_fn     gemm;        /* NULL: no tile kernel (then vec_dot4 / vec_dot) */
+    hearth_gemm_fn     rows[3];     /* several rows at once, same bits as vec_dot[c]; or NULL */
+    int64_t            chunk_rows;
+    int64_t            first_chunk; /* chunks first_chunk .. next matrix's first_chunk - 1 */
+} mm_mat;
+
+/* Up to MM_MAX_MATS matrices with one input (Q/K/V, gate/up), in one pass of the pool. */
+#define MM_MAX_MATS 4
 typedef struct mm_job {
-    const hearth_mat    *W;
-    const float         *X;        /* (n_tok, cols) */
-    float               *Y;        /* (n_tok, rows) */
+    mm_mat               m[MM_MAX_MATS];
+    int                  n_m;
+    int64_t              n_chunks;  /* of all matrices */
+    const float         *X;         /* (n_tok, cols) */
+    int64_t              cols;
     int64_t              n_tok;
     const uint8_t       *A;        /* (n_tok, a_row) activations in vec_dot_type */
     uint8_t             *scratch;  /* where A is written when converted */
     size_t               a_row;
     hearth_from_float_fn from_float;
-    hearth_vec_dot_fn    vec_dot[3];  /* by segment length class: < 4, 4..7, >= 8 tokens */
-    hearth_vec_dot4_fn   vec_dot4[3]; /* NULL: no multi-row kernel for this type/ISA/class */
-    hearth_gemm_fn       gemm;        /* NULL: no tile kernel (then vec_dot4 / vec_dot) */
-    hearth_gemm_fn       rows[3];     /* several rows at once, same bits as vec_dot[c]; or NULL */
     const int64_t       *seg_len;     /* (n_seg) runs of tokens, each rounded as a batch alone */
     int64_t              n_seg;
-    int64_t              chunk_rows;
     atomic_llong         next_chunk;
 } mm_job;
 
@@ -41,7 +52,7 @@ static void mm_convert_task(void *arg, int ith, int nth) {
     mm_job       *j  = arg;
     const int64_t t0 = j->n_tok * ith / nth, t1 = j->n_tok * (ith + 1) / nth;
     for (int64_t t = t0; t < t1; t++)
-        j->from_float(j->X + t * j->W->cols, j->scratch + (size_t)t * j->a_row, j->W->cols);
+        j->from_float(j->X + t * j->cols, j->scratch + (size_t)t * j->a_row, j->cols);
 }
 
 /* Segment length classes at the reference's thresholds (its float order for Q4_K changes at 4
@@ -51,42 +62,45 @@ static int seg_class(int64_t len) { return len >= HEARTH_TILED_MIN_ROWS ? 2 : le
 static void mm_dot_task(void *arg, int ith, int nth) {
     (void)ith;
     (void)nth;
-    mm_job            *j    = arg;
-    const hearth_mat  *W    = j->W;
-    const int64_t      rows = W->rows, cols = W->cols;
-    const uint8_t     *wd   = W->data;
+    mm_job *jb = arg;
     for (;;) {
-        const int64_t c  = atomic_fetch_add_explicit(&j->next_chunk, 1, memory_order_relaxed);
-        const int64_t r0 = c * j->chunk_rows;
-        if (r0 >= rows) break;
-        const int64_t r1 = HEARTH_MIN(rows, r0 + j->chunk_rows);
+        const int64_t c = atomic_fetch_add_explicit(&jb->next_chunk, 1, memory_order_relaxed);
+        if (c >= jb->n_chunks) break;
+        int mi = 0;
+        while (mi + 1 < jb->n_m && c >= jb->m[mi + 1].first_chunk) mi++;
+        const mm_mat     *j    = &jb->m[mi];
+        const hearth_mat *W    = j->W;
+        const int64_t     rows = W->rows, cols = W->cols;
+        const uint8_t    *wd   = W->data;
+        const int64_t     r0   = (c - j->first_chunk) * j->chunk_rows;
+        const int64_t     r1   = HEARTH_MIN(rows, r0 + j->chunk_rows);
         for (int64_t rb = r0; rb < r1; rb += MM_TILE_ROWS) {
             const int64_t re = HEARTH_MIN(r1, rb + MM_TILE_ROWS);
             if (j->gemm) { /* tile kernels give every token its lone-token bits */
-                j->gemm(cols, j->Y + rb, (size_t)rows, wd + (size_t)rb * W->row_bytes, W->row_bytes, re - rb, j->A,
-                        j->a_row, j->n_tok);
+                j->gemm(cols, j->Y + rb, (size_t)rows, wd + (size_t)rb * W->row_bytes, W->row_bytes, re - rb, jb->A,
+                        jb->a_row, jb->n_tok);
                 continue;
             }
             int64_t t = 0;
-            for (int64_t g = 0; g < j->n_seg; g++) {
-                const int64_t            te   = t + j->seg_len[g];
-                const int                cls  = seg_class(j->seg_len[g]);
+            for (int64_t g = 0; g < jb->n_seg; g++) {
+                const int64_t            te   = t + jb->seg_len[g];
+                const int                cls  = seg_class(jb->seg_len[g]);
                 const hearth_vec_dot_fn  dot  = j->vec_dot[cls];
                 const hearth_vec_dot4_fn dot4 = j->vec_dot4[cls];
                 if (dot4)
                     for (; t + 4 <= te; t += 4) {
-                        const uint8_t *a = j->A + (size_t)t * j->a_row;
+                        const uint8_t *a = jb->A + (size_t)t * jb->a_row;
                         float         *y = j->Y + t * rows;
                         for (int64_t r = rb; r < re; r++)
-                            dot4(cols, &y[r], (size_t)rows, wd + (size_t)r * W->row_bytes, a, j->a_row);
+                            dot4(cols, &y[r], (size_t)rows, wd + (size_t)r * W->row_bytes, a, jb->a_row);
                     }
                 if (j->rows[cls] && t < te) {
                     j->rows[cls](cols, j->Y + t * rows + rb, (size_t)rows, wd + (size_t)rb * W->row_bytes, W->row_bytes,
-                                 re - rb, j->A + (size_t)t * j->a_row, j->a_row, te - t);
+                                 re - rb, jb->A + (size_t)t * jb->a_row, jb->a_row, te - t);
                     t = te;
                 }
                 for (; t < te; t++) {
-                    const uint8_t *a = j->A + (size_t)t * j->a_row;
+                    const uint8_t *a = jb->A + (size_t)t * jb->a_row;
                     float         *y = j->Y + t * rows;
                     for (int64_t r = rb; r < re; r++) dot(cols, &y[r], wd + (size_t)r * W->row_bytes, a);
                 }
@@ -104,31 +118,59 @@ size_t hearth_matmul_scratch_size(const hearth_mat *W, int64_t n_tok) {
     return total;
 }
 
-void hearth_matmul_segs(hearth_threadpool *pool, const hearth_mat *W, const float *X, float *Y, int64_t n_tok,
-                        void *scratch, const int64_t *seg_len, int64_t n_seg) {
-    if (n_tok <= 0 || W->rows <= 0) return;
-    const hearth_type_kernels *k = hearth_kernels_get(W->type);
-    HEARTH_ASSERT(k && k->vec_dot);
-    const hearth_type_kernels *ak = hearth_kernels_get(k->vec_dot_type);
+/* The kernels of one matrix and its chunks (about 4 per thread, in whole tiles; small
+ * matrices get at least one tile each), numbered from `first`. */
+static void mm_mat_init(mm_mat *mm, const hearth_mat *W, float *Y, const hearth_type_kernels *k, int nth,
+                        int64_t first) {
+    *mm = (mm_mat){ .W = W, .Y = Y, .gemm = hearth_kernels_gemm(W->type), .first_chunk = first };
+    for (int c = 0; c < 3; c++) {
+        mm->vec_dot[c]  = k->vec_dot;
+        mm->vec_dot4[c] = c > 0 ? hearth_kernels_vec_dot4(W->type) : NULL;
+        hearth_kernels_batch(W->type, c == 2 ? HEARTH_TILED_MIN_ROWS : c == 1 ? 4 : 1, &mm->vec_dot[c], &mm->vec_dot4[c]);
+        mm->rows[c] = mm->vec_dot[c] == k->vec_dot ? hearth_kernels_rows(W->type) : NULL;
+    }
+    int64_t chunk  = (W->rows + (int64_t)nth * 4 - 1) / ((int64_t)nth * 4);
+    chunk          = (chunk + MM_TILE_ROWS - 1) / MM_TILE_ROWS * MM_TILE_ROWS;
+    mm->chunk_rows = HEARTH_MAX(chunk, (int64_t)MM_TILE_ROWS);
+}
+
+void hearth_matmul_multi(hearth_threadpool *pool, const hearth_mat *const *W, float *const *Y, int n_w,
+                         const float *X, int64_t n_tok, void *scratch, const int64_t *seg_len, int64_t n_seg) {
+    if (n_tok <= 0 || n_w <= 0) return;
+    const hearth_type_kernels *k0 = hearth_kernels_get(W[0]->type);
+    HEARTH_ASSERT(k0 && k0->vec_dot);
+    /* One conversion of X serves the matrices only when they all take the same activations. */
+    bool shared = n_w <= MM_MAX_MATS;
+    for (int i = 1; i < n_w && shared; i++) {
+        const hearth_type_kernels *k = hearth_kernels_get(W[i]->type);
+        shared = k && k->vec_dot_type == k0->vec_dot_type && W[i]->cols == W[0]->cols;
+    }
+    if (!shared) {
+        for (int i = 0; i < n_w; i++) hearth_matmul_segs(pool, W[i], X, Y[i], n_tok, scratch, seg_len, n_seg);
+        return;
+    }
+    const hearth_type_kernels *ak = hearth_kernels_get(k0->vec_dot_type);
     HEARTH_ASSERT(ak && ak->from_float);
     const int nth = hearth_threadpool_size(pool);
 
     mm_job j = {
-        .W = W, .X = X, .Y = Y, .n_tok = n_tok, .scratch = scratch,
-        .a_row = hearth_type_row_size(k->vec_dot_type, W->cols),
-        .from_float = ak->from_float, .gemm = hearth_kernels_gemm(W->type), .seg_len = seg_len, .n_seg = n_seg,
+        .X = X, .cols = W[0]->cols, .n_tok = n_tok, .scratch = scratch,
+        .a_row = hearth_type_row_size(k0->vec_dot_type, W[0]->cols), .from_float = ak->from_float,
+        .seg_len = seg_len, .n_seg = n_seg,
     };
     HEARTH_ASSERT(j.a_row > 0);
     int64_t seg_sum = 0;
     for (int64_t g = 0; g < n_seg; g++) seg_sum += seg_len[g];
     HEARTH_ASSERT(n_seg >= 1 && seg_sum == n_tok);
-    for (int c = 0; c < 3; c++) {
-        j.vec_dot[c]  = k->vec_dot;
-        j.vec_dot4[c] = c > 0 ? hearth_kernels_vec_dot4(W->type) : NULL;
-        hearth_kernels_batch(W->type, c == 2 ? HEARTH_TILED_MIN_ROWS : c == 1 ? 4 : 1, &j.vec_dot[c], &j.vec_dot4[c]);
-        j.rows[c] = j.vec_dot[c] == k->vec_dot ? hearth_kernels_rows(W->type) : NULL;
+    for (int i = 0; i < n_w; i++) {
+        if (W[i]->rows <= 0) continue;
+        const hearth_type_kernels *k = hearth_kernels_get(W[i]->type);
+        mm_mat_init(&j.m[j.n_m], W[i], Y[i], k, nth, j.n_chunks);
+        j.n_chunks += (W[i]->rows + j.m[j.n_m].chunk_rows - 1) / j.m[j.n_m].chunk_rows;
+        j.n_m++;
     }
-    if (k->vec_dot_type == HEARTH_TYPE_F32) {
+    if (j.n_m == 0) return;
+    if (k0->vec_dot_type == HEARTH_TYPE_F32) {
         j.A = (const uint8_t *)X;
     } else {
         HEARTH_ASSERT(scratch != NULL);
@@ -138,13 +180,13 @@ void hearth_matmul_segs(hearth_threadpool *pool, const hearth_mat *W, const floa
         if (n_tok <= MM_SERIAL_CONVERT || nth == 1) mm_convert_task(&j, 0, 1);
         else hearth_threadpool_run(pool, mm_convert_task, &j);
     }
-
-    /* About 4 chunks per thread, in whole tiles; small matrices get at least one tile each. */
-    int64_t chunk = (W->rows + (int64_t)nth * 4 - 1) / ((int64_t)nth * 4);
-    chunk         = (chunk + MM_TILE_ROWS - 1) / MM_TILE_ROWS * MM_TILE_ROWS;
-    j.chunk_rows  = HEARTH_MAX(chunk, (int64_t)MM_TILE_ROWS);
     atomic_init(&j.next_chunk, 0);
     hearth_threadpool_run(pool, mm_dot_task, &j);
+}
+
+void hearth_matmul_segs(hearth_threadpool *pool, const hearth_mat *W, const float *X, float *Y, int64_t n_tok,
+                        void *scratch, const int64_t *seg_len, int64_t n_seg) {
+    hearth_matmul_multi(pool, &W, &Y, 1, X, n_tok, scratch, seg_len, n_seg);
 }
 
 void hearth_matmul(hearth_threadpool *pool, const hearth_mat *W, const float *X, float *Y, int64_t n_tok,

@@ -326,9 +326,11 @@ static void forward_core(const model *m, model_state *s, const int32_t *tokens, 
 
         /* 3. attention: norm, Q/K/V projections (+bias), per-head Q/K norm, RoPE */
         norm_rows(s->xn, s->x, ly->attn_norm, n, E, hp->norm_eps);
-        hearth_matmul_segs(pool, &ly->wq, s->xn, s->q, n, scr, s->seg_len, n_seg);
-        hearth_matmul_segs(pool, &ly->wk, s->xn, s->k, n, scr, s->seg_len, n_seg);
-        hearth_matmul_segs(pool, &ly->wv, s->xn, s->v, n, scr, s->seg_len, n_seg);
+        {
+            const hearth_mat *w[3] = { &ly->wq, &ly->wk, &ly->wv };
+            float *const      y[3] = { s->q, s->k, s->v };
+            hearth_matmul_multi(pool, w, y, 3, s->xn, n, scr, s->seg_len, n_seg);
+        }
         add_bias(s->q, ly->bq, n, Dq);
         add_bias(s->k, ly->bk, n, Dkv);
         add_bias(s->v, ly->bv, n, Dkv);
@@ -358,8 +360,11 @@ static void forward_core(const model *m, model_state *s, const int32_t *tokens, 
 
         /* 6. gated feed-forward: down(act(gate(x)) * up(x)), post-norm, residual */
         norm_rows(s->xn, s->x, ly->ffn_norm, n, E, hp->norm_eps);
-        hearth_matmul_segs(pool, &ly->w_gate, s->xn, s->gate, n, scr, s->seg_len, n_seg);
-        hearth_matmul_segs(pool, &ly->w_up, s->xn, s->up, n, scr, s->seg_len, n_seg);
+        {
+            const hearth_mat *w[2] = { &ly->w_gate, &ly->w_up };
+            float *const      y[2] = { s->gate, s->up };
+            hearth_matmul_multi(pool, w, y, 2, s->xn, n, scr, s->seg_len, n_seg);
+        }
         if (ai->gelu) ops_gelu_mul(s->gate, s->up, n * F);
         else for (int64_t t = 0; t < n; t++) ops_silu_mul_ref(s->gate + t * F, s->up + t * F, F);
         hearth_matmul_segs(pool, &ly->w_down, s->gate, s->tmp, n, scr, s->seg_len, n_seg);
