@@ -92,6 +92,8 @@ static void build_avx512(hearth_type_kernels *t, int vnni) {
 #define INT_KERNEL(T, fn) table_override(t, HEARTH_TYPE_##T, NULL, NULL, vnni ? hearth_avx512vnni_##fn : hearth_avx512_##fn)
     /* 32-element block types: */
     /* K-quants: */
+    INT_KERNEL(Q4_K, vec_dot_q4_K);
+    INT_KERNEL(Q6_K, vec_dot_q6_K);
 #undef INT_KERNEL
 #else
     (void)vnni;

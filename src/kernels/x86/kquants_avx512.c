@@ -1,0 +1,164 @@
+/* kquants_avx512.c — AVX-512 dot products of the K-quants (Q2_K..Q6_K) with Q8_K activations,
+ * each with the bits of its AVX2 twin (kquants_avx2.c; Q4_K and Q6_K in kgemm_avx2.c).
+ *
+ * Every AVX2 K-quant kernel sums its 8 chunks of 32 quants (32 bytes of q8 each) into the same
+ * 8 int32 lanes (lane l: bytes 4l..4l+3 of each chunk, through maddubs and a madd with the
+ * chunk's int16 scales).  Here two chunks share one 512-bit register (chunk pairs whose q8 bytes
+ * are contiguous, so one 64-byte load), with the AVX2 scales of each chunk in its half; the two
+ * 256-bit halves are added at the end, which gives every AVX2 lane its integer.  The madd runs
+ * as VPDPWSSD under VNNI (same pair grouping, same sums); VPDPBUSD's grouping of 4 bytes would
+ * not apply the per-16 scales, so it is not used here.  Scales, mins and the float steps are
+ * AVX2's, in its order. */
+#include "kernels/kernels_impl.h"
+#include "kernels/x86/avx2_util.h"
+#include "kernels/x86/avx512_util.h"
+
+/* forced: no helper may be left out of line passing 512-bit vectors (the EMU build has no AVX-512 ABI) */
+#define INLINE static inline __attribute__((always_inline))
+
+/* acc + madd(p, s): int16 pairs times int16 scales, summed by pairs into int32 lanes. */
+INLINE __m512i madd_acc(__m512i acc, __m512i p, __m512i s) {
+#ifdef HEARTH_AVX512_VNNI
+    return _mm512_dpwssd_epi32(acc, p, s);
+#else
+    return _mm512_add_epi32(acc, _mm512_madd_epi16(p, s));
+#endif
+}
+
+/* The 8 int32 lanes of an AVX2 accumulator: the two halves of a 512-bit one added. */
+INLINE __m256i fold_halves(__m512i v) { return _mm256_add_epi32(avx512_lo_si(v), avx512_hi_si(v)); }
+
+/* 32 bytes, in both 256-bit halves. */
+INLINE __m512i bcast32(const void *p) { return _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)p)); }
+
+/* 16-bit shift counts (variable shifts): a in the low 256 bits, b in the high 256 bits. */
+INLINE __m512i counts16(int a, int b) {
+    return avx512_join(_mm256_set1_epi16((short)a), _mm256_set1_epi16((short)b));
+}
+
+/* Byte-shuffle control: int16 word a of each 128-bit lane into the low 256 bits, word b into
+ * the high 256 bits. */
+INLINE __m512i words2_ctrl(int a, int b) {
+    return avx512_join(_mm256_set1_epi16((short)(((2 * a + 1) << 8) | (2 * a))),
+                       _mm256_set1_epi16((short)(((2 * b + 1) << 8) | (2 * b))));
+}
+
+/* Byte-shuffle control: int16 word b + m into 128-bit lane m (m < 4). */
+INLINE __m512i words4_ctrl(int b) {
+    const int w0 = ((2 * b + 1) << 8) | (2 * b), w1 = w0 + 0x202, w2 = w0 + 0x404, w3 = w0 + 0x606;
+    return _mm512_set_epi32(w3 << 16 | w3, w3 << 16 | w3, w3 << 16 | w3, w3 << 16 | w3, w2 << 16 | w2, w2 << 16 | w2,
+                            w2 << 16 | w2, w2 << 16 | w2, w1 << 16 | w1, w1 << 16 | w1, w1 << 16 | w1, w1 << 16 | w1,
+                            w0 << 16 | w0, w0 << 16 | w0, w0 << 16 | w0, w0 << 16 | w0);
+}
+
+/* The scales of the 16 groups of 16 (16 int16 in s16) for the 4 chunk pairs: pair p gets the
+ * scale of group 4p + m in its 128-bit lane m (the AVX2 scale pairs of chunks 2p and 2p+1). */
+INLINE void scales16_pairs(__m256i s16, __m512i s[4]) {
+    const __m512i lo = _mm512_broadcast_i32x4(_mm256_castsi256_si128(s16));
+    const __m512i hi = _mm512_broadcast_i32x4(_mm256_extracti128_si256(s16, 1));
+    const __m512i c0 = words4_ctrl(0), c4 = words4_ctrl(4);
+    s[0] = _mm512_shuffle_epi8(lo, c0);
+    s[1] = _mm512_shuffle_epi8(lo, c4);
+    s[2] = _mm512_shuffle_epi8(hi, c0);
+    s[3] = _mm512_shuffle_epi8(hi, c4);
+}
+
+/* ternary-logic truth tables (a, b, c = 0xF0, 0xCC, 0xAA) */
+#define TL_A_OR_B_AND_C 0xF8 /* a | (b & c) */
+#define TL_A_AND_C_OR_B 0xEC /* (a & c) | b */
+
+/* The 8 six-bit scales (bytes 0..7) and 8 mins (bytes 8..15) of a Q4_K/Q5_K block. */
+INLINE __m128i k4_scales_mins(const uint8_t *q) {
+    uint32_t u[3];
+    memcpy(u, q, 12);
+    const uint32_t m6 = 0x3f3f3f3f, m4 = 0x0f0f0f0f, m2 = 0x03030303;
+    const uint32_t sc_lo = u[0] & m6;
+    const uint32_t sc_hi = (u[2] & m4) | (((u[0] >> 6) & m2) << 4);
+    const uint32_t mn_lo = u[1] & m6;
+    const uint32_t mn_hi = ((u[2] >> 4) & m4) | (((u[1] >> 6) & m2) << 4);
+    return _mm_setr_epi32((int)sc_lo, (int)sc_hi, (int)mn_lo, (int)mn_hi);
+}
+
+/* sum_j mins[j] * (bsums[2j] + bsums[2j+1]) as 8 int32 lanes (mins: bytes 8..15 of sm). */
+INLINE __m256i k4_mins_dot(__m128i sm, const int16_t *bsums) {
+    const __m128i mn = _mm_srli_si128(sm, 8);
+    const __m256i m2 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn, mn));
+    return _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bsums), m2);
+}
+
+/* Per-pair scales of a Q4_K/Q5_K block (chunk 2j in the low half, 2j+1 in the high half). */
+INLINE void k4_scale_pairs(__m128i sm, __m512i s[4]) {
+    const __m512i s16 = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(sm));
+    s[0] = _mm512_shuffle_epi8(s16, words2_ctrl(0, 1));
+    s[1] = _mm512_shuffle_epi8(s16, words2_ctrl(2, 3));
+    s[2] = _mm512_shuffle_epi8(s16, words2_ctrl(4, 5));
+    s[3] = _mm512_shuffle_epi8(s16, words2_ctrl(6, 7));
+}
+
+/* ---- Q4_K: the AVX2 kernel keeps per block only the total of its integer sums and of its
+ * mins; each is converted and fused in lane 0 (acc = fma(isum, d*dy, acc), likewise mins). */
+void K512(vec_dot_q4_K)(int64_t n, float *s, const void *w, const void *a) {
+    const block_q4_K *x  = w;
+    const block_q8_K *y  = a;
+    const int64_t     nb = n / HEARTH_QK_K;
+    const __m512i     m4 = _mm512_set1_epi8(0x0F), c04 = counts16(0, 4);
+    __m128            acc = _mm_setzero_ps(); /* lane 0: sums, lane 1: mins */
+    for (int64_t i = 0; i < nb; i++) {
+        const __m128i sm = k4_scales_mins(x[i].scales);
+        __m512i       sc[4];
+        k4_scale_pairs(sm, sc);
+        const int8_t *q8   = y[i].qs;
+        __m512i       sumi = _mm512_setzero_si512();
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            /* low nibbles of qs[32j..] (chunk 2j) and high nibbles (chunk 2j+1) */
+            const __m512i q = _mm512_and_si512(_mm512_srlv_epi16(bcast32(x[i].qs + 32 * j), c04), m4);
+            const __m512i p = _mm512_maddubs_epi16(q, _mm512_loadu_si512(q8 + 64 * j));
+            sumi            = madd_acc(sumi, p, sc[j]);
+        }
+        /* [sums total, mins total] in int32 lanes 0 and 1 */
+        const __m256i t  = _mm256_hadd_epi32(fold_halves(sumi), k4_mins_dot(sm, y[i].bsums));
+        const __m128i u  = _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
+        const __m128i v  = _mm_hadd_epi32(u, u);
+        uint32_t      dd;
+        memcpy(&dd, &x[i], sizeof dd); /* d, dmin: the block's first 4 bytes */
+        const __m128 d = _mm_cvtph_ps(_mm_cvtsi32_si128((int)dd));
+        acc            = _mm_fmadd_ps(_mm_cvtepi32_ps(v), _mm_mul_ps(d, _mm_set1_ps(y[i].d)), acc);
+    }
+    *s = _mm_cvtss_f32(_mm_sub_ss(acc, _mm_shuffle_ps(acc, acc, 1)));
+}
+
+/* ---- Q6_K: AVX2 lane sums minus 32 x the scaled bsums (lane l: groups 2l, 2l+1), one FMA
+ * per block into 8 float lanes. */
+void K512(vec_dot_q6_K)(int64_t n, float *s, const void *w, const void *a) {
+    const block_q6_K *x  = w;
+    const block_q8_K *y  = a;
+    const int64_t     nb = n / HEARTH_QK_K;
+    const __m512i     m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+    const __m512i     c42 = counts16(4, 2), c02 = counts16(0, 2);
+    __m256            acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
+        const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y[i].bsums), sc16), 5);
+        __m512i       sc[4];
+        scales16_pairs(sc16, sc);
+        __m512i sumi = _mm512_setzero_si512();
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            const __m512i l  = _mm512_loadu_si512(x[i].ql + 64 * h); /* ql[0..31] | ql[32..63] */
+            const __m512i qh = bcast32(x[i].qh + 32 * h);
+            /* chunks 4h, 4h+1: low nibbles | qh bits 0-1, 2-3 at bits 4-5 */
+            const __m512i h01 = _mm512_and_si512(_mm512_sllv_epi16(qh, c42), m30);
+            const __m512i q01 = _mm512_ternarylogic_epi32(l, h01, m4, TL_A_AND_C_OR_B);
+            /* chunks 4h+2, 4h+3: high nibbles | qh bits 4-5, 6-7 */
+            const __m512i h23 = _mm512_and_si512(_mm512_srlv_epi16(qh, c02), m30);
+            const __m512i q23 = _mm512_ternarylogic_epi32(_mm512_srli_epi16(l, 4), h23, m4, TL_A_AND_C_OR_B);
+            const int8_t *q8  = y[i].qs + 128 * h;
+            sumi = madd_acc(sumi, _mm512_maddubs_epi16(q01, _mm512_loadu_si512(q8)), sc[2 * h]);
+            sumi = madd_acc(sumi, _mm512_maddubs_epi16(q23, _mm512_loadu_si512(q8 + 64)), sc[2 * h + 1]);
+        }
+        const __m256i isum = _mm256_sub_epi32(fold_halves(sumi), corr);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(avx2_half(x[i].d) * y[i].d), _mm256_cvtepi32_ps(isum), acc);
+    }
+    *s = avx2_hsum_ps(acc);
+}
