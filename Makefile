@@ -102,10 +102,11 @@ setup:
 
 unit: all $(TEST_BIN) $(BUILD)/tests/header-c $(BUILD)/tests/header-cxx $(BUILD)/fuzz-replay emu512
 
-# The kernel tests once more with the AVX-512 kernels under emulation (see EMU512 above).
+# The kernel tests and the program once more with the AVX-512 kernels under emulation (see
+# EMU512 above): scripts/run-tests runs that test_kernels, tests/e2e/test_kernel_sets.py that hearth.
 emu512:
 ifeq ($(EMU512)$(SANITIZE),)
-	@$(MAKE) --no-print-directory EMU512=1 BUILD=build-emu512 build-emu512/tests/test_kernels
+	@$(MAKE) --no-print-directory EMU512=1 BUILD=build-emu512 build-emu512/tests/test_kernels build-emu512/hearth
 endif
 
 test: setup
