@@ -91,6 +91,11 @@ static void build_avx512(hearth_type_kernels *t, int vnni) {
     table_override(t, HEARTH_TYPE_BF16, NULL, NULL, hearth_avx512_vec_dot_bf16);
 #define INT_KERNEL(T, fn) table_override(t, HEARTH_TYPE_##T, NULL, NULL, vnni ? hearth_avx512vnni_##fn : hearth_avx512_##fn)
     /* 32-element block types: */
+    INT_KERNEL(Q4_0, vec_dot_q4_0);
+    INT_KERNEL(Q4_1, vec_dot_q4_1);
+    INT_KERNEL(Q5_0, vec_dot_q5_0);
+    INT_KERNEL(Q5_1, vec_dot_q5_1);
+    INT_KERNEL(Q8_0, vec_dot_q8_0);
     /* K-quants: */
     INT_KERNEL(Q4_K, vec_dot_q4_K);
     INT_KERNEL(Q6_K, vec_dot_q6_K);

@@ -1,0 +1,177 @@
+/* q_avx512.c — AVX-512 dot products for the 32-element block types (Q4_0, Q4_1, Q5_0, Q5_1,
+ * Q8_0), each with the bits of its AVX2 twin (hearth_avx2_vec_dot_*, the 1 x 1 tile of
+ * gemm_avx2.c).  Compiled twice: as itself (hearth_avx512_*) and from q_avx512vnni.c
+ * (hearth_avx512vnni_*, byte products with VPDPBUSD); see x86/avx512_util.h.
+ *
+ * Two blocks per step: their quants are unpacked and multiplied in one 512-bit register (block
+ * i in the low 256 bits, block i + 1 in the high), giving for each block the int32 lanes that
+ * AVX2 gives (integer sums are exact, so the way they are formed does not matter).  The float
+ * work is AVX2's, lane for lane: dx * dy per block, then one FMA per block into one 8-lane
+ * accumulator in block order (for Q4_1/Q5_1 also mx * sy summed in block order), so the same
+ * bits.  An odd block count ends with the last block alone (its low half used). */
+#include "kernels/kernels_impl.h"
+#include "kernels/x86/avx2_util.h"
+#include "kernels/x86/avx512_util.h"
+
+#define INLINE static inline __attribute__((always_inline))
+
+enum { K_Q4_0, K_Q4_1, K_Q5_0, K_Q5_1, K_Q8_0 };
+
+#define WBYTES(k)                                                                                                      \
+    ((k) == K_Q4_0   ? sizeof(block_q4_0)                                                                              \
+     : (k) == K_Q4_1 ? sizeof(block_q4_1)                                                                              \
+     : (k) == K_Q5_0 ? sizeof(block_q5_0)                                                                              \
+     : (k) == K_Q5_1 ? sizeof(block_q5_1)                                                                              \
+                     : sizeof(block_q8_0))
+#define HAS_MIN(k) ((k) == K_Q4_1 || (k) == K_Q5_1)
+
+static inline uint16_t load16(const void *p) {
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
+static inline int32_t load32(const void *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* The 16 nibble bytes of two blocks -> 64 bytes, each half laid out as avx2_nibbles32 (low
+ * nibbles of block 0, its high nibbles, then block 1's): the bytes go to 128-bit lanes
+ * [q0, q0, q1, q1] by broadcast loads and one insert, one variable shift takes the high
+ * nibbles down in lanes 1 and 3, one AND. */
+INLINE __m512i nibbles64(const uint8_t *q0, const uint8_t *q1) {
+    const __m512i b  = _mm512_inserti64x4(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)q0)),
+                                          _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)q1)), 1);
+    const __m512i sh = _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4);
+    return _mm512_and_si512(_mm512_srlv_epi64(b, sh), _mm512_set1_epi8(0x0F));
+}
+
+/* Two 32-byte runs (quants of two blocks) into one register. */
+INLINE __m512i bytes64(const void *p0, const void *p1) {
+    return avx512_join(_mm256_loadu_si256((const __m256i *)p0), _mm256_loadu_si256((const __m256i *)p1));
+}
+
+/* The 32 high-bit flags (qh) of two blocks as one byte mask: bit j of block 0's in bit j,
+ * block 1's in bit 32 + j (the byte order of nibbles64). */
+INLINE __mmask64 bits64(const uint8_t *h0, const uint8_t *h1) {
+    return (__mmask64)(uint32_t)load32(h0) | (__mmask64)(uint32_t)load32(h1) << 32;
+}
+
+/* Sum over groups of 4 bytes of (q - off) times signed y, q unsigned <= 31, off 8 or 16: the
+ * lanes of AVX2's offset form (dot(q, y) - dot(off, y)).  With VNNI the second dot product
+ * accumulates onto -dot(off, y); without, the two byte products are subtracted as int16 pairs
+ * (|q - off| <= 16, so no pair leaves int16), then widened once. */
+INLINE __m512i dot_off(__m512i q, __m512i y, int off) {
+#ifdef HEARTH_AVX512_VNNI
+    const __m512i z = _mm512_setzero_si512();
+    const __m512i t = _mm512_dpbusd_epi32(z, _mm512_set1_epi8((char)off), y);
+    return _mm512_dpbusd_epi32(_mm512_sub_epi32(z, t), q, y); /* -dot(off, y) + dot(q, y) */
+#else
+    const __m512i o = _mm512_set1_epi8((char)off);
+    const __m512i p = _mm512_sub_epi16(_mm512_maddubs_epi16(q, y), _mm512_maddubs_epi16(o, y));
+    return _mm512_madd_epi16(p, _mm512_set1_epi16(1));
+#endif
+}
+
+/* The int32 lanes of weight blocks p0, p1 against activation blocks a0, a1 (Q8_0, or Q8_1 for
+ * the kinds with mins): p0 x a0 in lanes 0..7, p1 x a1 in lanes 8..15. */
+INLINE __m512i lanes2(const int kind, const uint8_t *p0, const uint8_t *p1, const uint8_t *a0, const uint8_t *a1) {
+    switch (kind) {
+    case K_Q4_0: {
+        const block_q4_0 *b0 = (const block_q4_0 *)p0, *b1 = (const block_q4_0 *)p1;
+        return dot_off(nibbles64(b0->qs, b1->qs), bytes64(a0 + 2, a1 + 2), 8);
+    }
+    case K_Q4_1: {
+        const block_q4_1 *b0 = (const block_q4_1 *)p0, *b1 = (const block_q4_1 *)p1;
+        return avx512_dot_us8(nibbles64(b0->qs, b1->qs), bytes64(a0 + 4, a1 + 4));
+    }
+    case K_Q5_0: {
+        const block_q5_0 *b0 = (const block_q5_0 *)p0, *b1 = (const block_q5_0 *)p1;
+        const __m512i     q  = nibbles64(b0->qs, b1->qs);
+        const __m512i     q5 = _mm512_mask_add_epi8(q, bits64(b0->qh, b1->qh), q, _mm512_set1_epi8(0x10));
+        return dot_off(q5, bytes64(a0 + 2, a1 + 2), 16);
+    }
+    case K_Q5_1: {
+        const block_q5_1 *b0 = (const block_q5_1 *)p0, *b1 = (const block_q5_1 *)p1;
+        const __m512i     q  = nibbles64(b0->qs, b1->qs);
+        const __m512i     q5 = _mm512_mask_add_epi8(q, bits64(b0->qh, b1->qh), q, _mm512_set1_epi8(0x10));
+        return avx512_dot_us8(q5, bytes64(a0 + 4, a1 + 4));
+    }
+    default: {
+        const block_q8_0 *b0 = (const block_q8_0 *)p0, *b1 = (const block_q8_0 *)p1;
+        /* AVX2's sign trick on the weights, so even a -128 weight gives AVX2's integers */
+        return avx512_dot_s8(bytes64(b0->qs, b1->qs), bytes64(a0 + 2, a1 + 2));
+    }
+    }
+}
+
+/* Lane k of v in all 8 lanes (v's lanes past 3 unused). */
+INLINE __m256 lane8(__m128 v, int k) {
+    return _mm256_permutevar8x32_ps(_mm256_castps128_ps256(v), _mm256_set1_epi32(k));
+}
+
+/* Kinds without mins: [dx0 * dy0, dx1 * dy1] in lanes 0, 1, each AVX2's half_at(p, 0) * dy;
+ * the four halves are converted at once. */
+INLINE __m128 scales2(const uint8_t *p0, const uint8_t *p1, const uint8_t *a0, const uint8_t *a1) {
+    __m128i h = _mm_cvtsi32_si128(load16(p0));
+    h         = _mm_insert_epi16(h, (short)load16(p1), 1);
+    h         = _mm_insert_epi16(h, (short)load16(a0), 2);
+    h         = _mm_insert_epi16(h, (short)load16(a1), 3);
+    const __m128 f = _mm_cvtph_ps(h);
+    return _mm_mul_ps(f, _mm_movehl_ps(f, f));
+}
+
+/* Kinds with mins: [dx0 * dy0, mx0 * sy0, dx1 * dy1, mx1 * sy1], each block's pair AVX2's
+ * half2_at(p) * half2_at(pa). */
+INLINE __m128 scales_min2(const uint8_t *p0, const uint8_t *p1, const uint8_t *a0, const uint8_t *a1) {
+    const __m256 f = _mm256_cvtph_ps(_mm_setr_epi32(load32(p0), load32(p1), load32(a0), load32(a1)));
+    return _mm_mul_ps(_mm256_castps256_ps128(f), _mm256_extractf128_ps(f, 1));
+}
+
+/* *s = dot(weight row w, activation row a) over n / 32 blocks.  summ's lane 1 is AVX2's: the
+ * mins terms added in block order to +0. */
+INLINE void dot32(const int kind, int64_t n, float *s, const uint8_t *w, const uint8_t *a) {
+    const int64_t nb = n / 32;
+    const size_t  wb = WBYTES(kind), ab = HAS_MIN(kind) ? sizeof(block_q8_1) : sizeof(block_q8_0);
+    __m256        acc  = _mm256_setzero_ps();
+    __m128        summ = _mm_setzero_ps();
+    const uint8_t *p0 = w, *a0 = a;
+    for (const uint8_t *const pend = w + (size_t)(nb & ~(int64_t)1) * wb; p0 != pend; p0 += 2 * wb, a0 += 2 * ab) {
+        const __m512   pf = _mm512_cvtepi32_ps(lanes2(kind, p0, p0 + wb, a0, a0 + ab));
+        if (HAS_MIN(kind)) {
+            const __m128 dm = scales_min2(p0, p0 + wb, a0, a0 + ab);
+            acc             = _mm256_fmadd_ps(lane8(dm, 0), avx512_lo_ps(pf), acc);
+            acc             = _mm256_fmadd_ps(lane8(dm, 2), avx512_hi_ps(pf), acc);
+            summ            = _mm_add_ps(summ, dm);
+            summ            = _mm_add_ps(summ, _mm_movehl_ps(dm, dm));
+        } else {
+            const __m128 d = scales2(p0, p0 + wb, a0, a0 + ab);
+            acc            = _mm256_fmadd_ps(lane8(d, 0), avx512_lo_ps(pf), acc);
+            acc            = _mm256_fmadd_ps(lane8(d, 1), avx512_hi_ps(pf), acc);
+        }
+    }
+    if (nb & 1) { /* the last block of an odd count, in both halves; the low one is used */
+        const __m256   pf = _mm256_cvtepi32_ps(avx512_lo_si(lanes2(kind, p0, p0, a0, a0)));
+        if (HAS_MIN(kind)) {
+            const __m128 dm = scales_min2(p0, p0, a0, a0);
+            acc             = _mm256_fmadd_ps(lane8(dm, 0), pf, acc);
+            summ            = _mm_add_ps(summ, dm);
+        } else {
+            acc = _mm256_fmadd_ps(lane8(scales2(p0, p0, a0, a0), 0), pf, acc);
+        }
+    }
+    float r = avx2_hsum_ps(acc);
+    if (HAS_MIN(kind)) r += _mm_cvtss_f32(_mm_movehdup_ps(summ));
+    *s = r;
+}
+
+#define DEFINE(name, kind)                                                                                             \
+    void K512(vec_dot_##name)(int64_t n, float *s, const void *w, const void *a) { dot32(kind, n, s, w, a); }
+
+DEFINE(q4_0, K_Q4_0)
+DEFINE(q4_1, K_Q4_1)
+DEFINE(q5_0, K_Q5_0)
+DEFINE(q5_1, K_Q5_1)
+DEFINE(q8_0, K_Q8_0)
