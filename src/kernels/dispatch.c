@@ -99,6 +99,9 @@ static void build_avx512(hearth_type_kernels *t, int vnni) {
     /* K-quants: */
     INT_KERNEL(Q4_K, vec_dot_q4_K);
     INT_KERNEL(Q6_K, vec_dot_q6_K);
+    INT_KERNEL(Q5_K, vec_dot_q5_K);
+    INT_KERNEL(Q3_K, vec_dot_q3_K);
+    INT_KERNEL(Q2_K, vec_dot_q2_K);
 #undef INT_KERNEL
 #else
     (void)vnni;

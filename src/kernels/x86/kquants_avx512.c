@@ -162,3 +162,108 @@ void K512(vec_dot_q6_K)(int64_t n, float *s, const void *w, const void *a) {
     }
     *s = avx2_hsum_ps(acc);
 }
+
+/* ---- Q5_K: Q4_K's nibbles with a fifth bit from qh (bit c of qh[b] for chunk c); the mins go
+ * through AVX2's scalar float sum. */
+void K512(vec_dot_q5_K)(int64_t n, float *s, const void *w, const void *a) {
+    const block_q5_K *x  = w;
+    const block_q8_K *y  = a;
+    const int64_t     nb = n / HEARTH_QK_K;
+    const __m512i     m4 = _mm512_set1_epi8(0x0F), m10 = _mm512_set1_epi8(0x10);
+    const __m512i     c04 = counts16(0, 4), c01 = counts16(0, 1);
+    __m256            acc  = _mm256_setzero_ps();
+    float             mins = 0;
+    for (int64_t i = 0; i < nb; i++) {
+        const __m128i sm = k4_scales_mins(x[i].scales);
+        mins += avx2_half(x[i].dmin) * y[i].d * (float)avx2_hsum_epi32(k4_mins_dot(sm, y[i].bsums));
+        __m512i sc[4];
+        k4_scale_pairs(sm, sc);
+        /* qh in the low half, qh >> 1 in the high half: bit 2j of each byte is the fifth bit of
+         * chunk 2j (low half) and 2j+1 (high half); hb[j] moves it to bit 4 */
+        const __m512i qh2   = _mm512_srlv_epi16(bcast32(x[i].qh), c01);
+        const __m512i hb[4] = { _mm512_slli_epi16(qh2, 4), _mm512_slli_epi16(qh2, 2), qh2, _mm512_srli_epi16(qh2, 2) };
+        const int8_t *q8    = y[i].qs;
+        __m512i       sumi  = _mm512_setzero_si512();
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            const __m512i nib = _mm512_and_si512(_mm512_srlv_epi16(bcast32(x[i].qs + 32 * j), c04), m4);
+            const __m512i q   = _mm512_ternarylogic_epi32(nib, hb[j], m10, TL_A_OR_B_AND_C);
+            sumi              = madd_acc(sumi, _mm512_maddubs_epi16(q, _mm512_loadu_si512(q8 + 64 * j)), sc[j]);
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(avx2_half(x[i].d) * y[i].d), _mm256_cvtepi32_ps(fold_halves(sumi)), acc);
+    }
+    *s = avx2_hsum_ps(acc) - mins;
+}
+
+/* ---- Q3_K: 2-bit quants (chunk c = 4k+j: bits 2j of qs[32k..]) with bit c of hmask at bit 2;
+ * the -4 offset through the bsums, subtracted from lane 0 as AVX2 does. */
+void K512(vec_dot_q3_K)(int64_t n, float *s, const void *w, const void *a) {
+    const block_q3_K *x  = w;
+    const block_q8_K *y  = a;
+    const int64_t     nb = n / HEARTH_QK_K;
+    const __m512i     m3 = _mm512_set1_epi8(3), m04 = _mm512_set1_epi8(4);
+    const __m512i     c02 = counts16(0, 2), c01 = counts16(0, 1);
+    __m256            acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        int8_t sc8[16];
+        hearth_q3_K_scales(x[i].scales, sc8);
+        const __m256i s16 = _mm256_cvtepi8_epi16(_mm_sub_epi8(_mm_loadu_si128((const __m128i *)sc8), _mm_set1_epi8(32)));
+        /* (q - 4) * q8 summed = q * q8 summed - 4 * bsums */
+        const int corr = 4 * avx2_hsum_epi32(_mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y[i].bsums), s16));
+        __m512i   sc[4];
+        scales16_pairs(s16, sc);
+        /* hmask in the low half, hmask >> 1 in the high half: bit c (c even) of each byte is the
+         * high bit of chunk c (low half) and c+1 (high half) */
+        const __m512i hm2   = _mm512_srlv_epi16(bcast32(x[i].hmask), c01);
+        const __m512i hb[4] = { _mm512_slli_epi16(hm2, 2), hm2, _mm512_srli_epi16(hm2, 2), _mm512_srli_epi16(hm2, 4) };
+        __m512i       sumi  = _mm512_setzero_si512();
+#pragma GCC unroll 2
+        for (int k = 0; k < 2; k++) {
+            /* qs in the low half, qs >> 2 in the high half: chunks 4k, 4k+1 in bits 0-1, 4k+2, 4k+3 in bits 4-5 */
+            const __m512i v  = _mm512_srlv_epi16(bcast32(x[i].qs + 32 * k), c02);
+            const __m512i qa = _mm512_ternarylogic_epi32(_mm512_and_si512(v, m3), hb[2 * k], m04, TL_A_OR_B_AND_C);
+            const __m512i qb = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(v, 4), m3), hb[2 * k + 1], m04,
+                                                         TL_A_OR_B_AND_C);
+            const int8_t *q8 = y[i].qs + 128 * k;
+            sumi = madd_acc(sumi, _mm512_maddubs_epi16(qa, _mm512_loadu_si512(q8)), sc[2 * k]);
+            sumi = madd_acc(sumi, _mm512_maddubs_epi16(qb, _mm512_loadu_si512(q8 + 64)), sc[2 * k + 1]);
+        }
+        const float   d    = avx2_half(x[i].d) * y[i].d;
+        const __m256i isum = _mm256_sub_epi32(fold_halves(sumi), _mm256_setr_epi32(corr, 0, 0, 0, 0, 0, 0, 0));
+        acc                = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
+    }
+    *s = avx2_hsum_ps(acc);
+}
+
+/* ---- Q2_K: 2-bit quants with 4-bit scales (low nibbles) and mins (high nibbles); the mins
+ * go through AVX2's scalar float sum. */
+void K512(vec_dot_q2_K)(int64_t n, float *s, const void *w, const void *a) {
+    const block_q2_K *x  = w;
+    const block_q8_K *y  = a;
+    const int64_t     nb = n / HEARTH_QK_K;
+    const __m512i     m3 = _mm512_set1_epi8(3), c02 = counts16(0, 2);
+    const __m128i     l4 = _mm_set1_epi8(0x0F);
+    __m256            acc  = _mm256_setzero_ps();
+    float             mins = 0;
+    for (int64_t i = 0; i < nb; i++) {
+        const __m128i sc8  = _mm_loadu_si128((const __m128i *)x[i].scales);
+        const __m256i mn16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc8, 4), l4));
+        const float   dall = y[i].d * avx2_half(x[i].d);
+        const float   dmin = y[i].d * avx2_half(x[i].dmin);
+        mins += dmin * (float)avx2_hsum_epi32(_mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y[i].bsums), mn16));
+        __m512i sc[4];
+        scales16_pairs(_mm256_cvtepu8_epi16(_mm_and_si128(sc8, l4)), sc);
+        __m512i sumi = _mm512_setzero_si512();
+#pragma GCC unroll 2
+        for (int k = 0; k < 2; k++) {
+            /* qs in the low half, qs >> 2 in the high half: chunks 4k, 4k+1 in bits 0-1, 4k+2, 4k+3 in bits 4-5 */
+            const __m512i v  = _mm512_srlv_epi16(bcast32(x[i].qs + 32 * k), c02);
+            const int8_t *q8 = y[i].qs + 128 * k;
+            sumi = madd_acc(sumi, _mm512_maddubs_epi16(_mm512_and_si512(v, m3), _mm512_loadu_si512(q8)), sc[2 * k]);
+            sumi = madd_acc(sumi, _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(v, 4), m3), _mm512_loadu_si512(q8 + 64)),
+                            sc[2 * k + 1]);
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(dall), _mm256_cvtepi32_ps(fold_halves(sumi)), acc);
+    }
+    *s = avx2_hsum_ps(acc) - mins;
+}
