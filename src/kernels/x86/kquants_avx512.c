@@ -13,6 +13,8 @@
 #include "kernels/x86/avx2_util.h"
 #include "kernels/x86/avx512_util.h"
 
+#include <stddef.h>
+
 /* forced: no helper may be left out of line passing 512-bit vectors (the EMU build has no AVX-512 ABI) */
 #define INLINE static inline __attribute__((always_inline))
 
@@ -67,16 +69,14 @@ INLINE void scales16_pairs(__m256i s16, __m512i s[4]) {
 #define TL_A_OR_B_AND_C 0xF8 /* a | (b & c) */
 #define TL_A_AND_C_OR_B 0xEC /* (a & c) | b */
 
-/* The 8 six-bit scales (bytes 0..7) and 8 mins (bytes 8..15) of a Q4_K/Q5_K block. */
-INLINE __m128i k4_scales_mins(const uint8_t *q) {
-    uint32_t u[3];
-    memcpy(u, q, 12);
-    const uint32_t m6 = 0x3f3f3f3f, m4 = 0x0f0f0f0f, m2 = 0x03030303;
-    const uint32_t sc_lo = u[0] & m6;
-    const uint32_t sc_hi = (u[2] & m4) | (((u[0] >> 6) & m2) << 4);
-    const uint32_t mn_lo = u[1] & m6;
-    const uint32_t mn_hi = ((u[2] >> 4) & m4) | (((u[1] >> 6) & m2) << 4);
-    return _mm_setr_epi32((int)sc_lo, (int)sc_hi, (int)mn_lo, (int)mn_hi);
+/* The 8 six-bit scales (bytes 0..7) and 8 mins (bytes 8..15) of a Q4_K/Q5_K block, from its
+ * first 16 bytes v (d, dmin, then the 12 packed bytes u0 u1 u2 as int32 lanes 1..3):
+ * scales u0 & 0x3f.., (u2 & 0x0f..) | (bits 6-7 of u0 at 4-5), mins likewise from u1 and u2 >> 4. */
+INLINE __m128i k4_scales_mins(__m128i v) {
+    const __m128i a  = _mm_srlv_epi32(_mm_shuffle_epi32(v, _MM_SHUFFLE(3, 2, 3, 1)), _mm_setr_epi32(0, 0, 0, 4));
+    const __m128i lo = _mm_and_si128(a, _mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+    const __m128i b  = _mm_srli_epi32(_mm_shuffle_epi32(v, _MM_SHUFFLE(2, 2, 1, 1)), 2);
+    return _mm_or_si128(lo, _mm_and_si128(b, _mm_setr_epi32(0, 0x30303030, 0, 0x30303030)));
 }
 
 /* sum_j mins[j] * (bsums[2j] + bsums[2j+1]) as 8 int32 lanes (mins: bytes 8..15 of sm). */
@@ -104,7 +104,8 @@ void K512(vec_dot_q4_K)(int64_t n, float *s, const void *w, const void *a) {
     const __m512i     m4 = _mm512_set1_epi8(0x0F), c04 = counts16(0, 4);
     __m128            acc = _mm_setzero_ps(); /* lane 0: sums, lane 1: mins */
     for (int64_t i = 0; i < nb; i++) {
-        const __m128i sm = k4_scales_mins(x[i].scales);
+        const __m128i v16 = _mm_loadu_si128((const __m128i *)&x[i]); /* d, dmin, scales */
+        const __m128i sm  = k4_scales_mins(v16);
         __m512i       sc[4];
         k4_scale_pairs(sm, sc);
         const int8_t *q8   = y[i].qs;
@@ -120,9 +121,7 @@ void K512(vec_dot_q4_K)(int64_t n, float *s, const void *w, const void *a) {
         const __m256i t  = _mm256_hadd_epi32(fold_halves(sumi), k4_mins_dot(sm, y[i].bsums));
         const __m128i u  = _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
         const __m128i v  = _mm_hadd_epi32(u, u);
-        uint32_t      dd;
-        memcpy(&dd, &x[i], sizeof dd); /* d, dmin: the block's first 4 bytes */
-        const __m128 d = _mm_cvtph_ps(_mm_cvtsi32_si128((int)dd));
+        const __m128  d  = _mm_cvtph_ps(_mm_and_si128(v16, _mm_setr_epi32(-1, 0, 0, 0))); /* d, dmin, 0, 0 */
         acc            = _mm_fmadd_ps(_mm_cvtepi32_ps(v), _mm_mul_ps(d, _mm_set1_ps(y[i].d)), acc);
     }
     *s = _mm_cvtss_f32(_mm_sub_ss(acc, _mm_shuffle_ps(acc, acc, 1)));
@@ -174,7 +173,7 @@ void K512(vec_dot_q5_K)(int64_t n, float *s, const void *w, const void *a) {
     __m256            acc  = _mm256_setzero_ps();
     float             mins = 0;
     for (int64_t i = 0; i < nb; i++) {
-        const __m128i sm = k4_scales_mins(x[i].scales);
+        const __m128i sm = k4_scales_mins(_mm_loadu_si128((const __m128i *)&x[i]));
         mins += avx2_half(x[i].dmin) * y[i].d * (float)avx2_hsum_epi32(k4_mins_dot(sm, y[i].bsums));
         __m512i sc[4];
         k4_scale_pairs(sm, sc);
@@ -195,6 +194,17 @@ void K512(vec_dot_q5_K)(int64_t n, float *s, const void *w, const void *a) {
     *s = avx2_hsum_ps(acc) - mins;
 }
 
+/* hearth_q3_K_scales minus 32, as 16 int8: from the 16 bytes that end with the 12 packed ones
+ * (a0 a1 a2 in int32 lanes 1..3; the first 4 are quants, not read past the block): scale word k
+ * = ((a0, a1, a0 >> 4, a1 >> 4)[k] & 0x0f..) | (((a2 >> 2k) & 0x03..) << 4). */
+INLINE __m128i q3k_scales(const block_q3_K *x) {
+    const __m128i v = _mm_loadu_si128((const __m128i *)((const uint8_t *)x + offsetof(block_q3_K, scales) - 4));
+    const __m128i a = _mm_srlv_epi32(_mm_shuffle_epi32(v, _MM_SHUFFLE(2, 1, 2, 1)), _mm_setr_epi32(0, 0, 4, 4));
+    const __m128i t = _mm_srlv_epi32(_mm_shuffle_epi32(v, _MM_SHUFFLE(3, 3, 3, 3)), _mm_setr_epi32(0, 2, 4, 6));
+    const __m128i s = _mm_or_si128(_mm_and_si128(a, _mm_set1_epi8(0x0F)), _mm_slli_epi32(_mm_and_si128(t, _mm_set1_epi8(3)), 4));
+    return _mm_sub_epi8(s, _mm_set1_epi8(32));
+}
+
 /* ---- Q3_K: 2-bit quants (chunk c = 4k+j: bits 2j of qs[32k..]) with bit c of hmask at bit 2;
  * the -4 offset through the bsums, subtracted from lane 0 as AVX2 does. */
 void K512(vec_dot_q3_K)(int64_t n, float *s, const void *w, const void *a) {
@@ -205,9 +215,7 @@ void K512(vec_dot_q3_K)(int64_t n, float *s, const void *w, const void *a) {
     const __m512i     c02 = counts16(0, 2), c01 = counts16(0, 1);
     __m256            acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
-        int8_t sc8[16];
-        hearth_q3_K_scales(x[i].scales, sc8);
-        const __m256i s16 = _mm256_cvtepi8_epi16(_mm_sub_epi8(_mm_loadu_si128((const __m128i *)sc8), _mm_set1_epi8(32)));
+        const __m256i s16 = _mm256_cvtepi8_epi16(q3k_scales(&x[i]));
         /* (q - 4) * q8 summed = q * q8 summed - 4 * bsums */
         const int corr = 4 * avx2_hsum_epi32(_mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y[i].bsums), s16));
         __m512i   sc[4];
