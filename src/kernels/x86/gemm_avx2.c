@@ -24,19 +24,39 @@ enum { K_Q4_0, K_Q4_1, K_Q5_0, K_Q5_1, K_Q8_0 };
 #define HAS_MIN(k) ((k) == K_Q4_1 || (k) == K_Q5_1)
 #define SIGNED(k)  (!HAS_MIN(k))
 
+/* 16 bytes of nibbles -> 32 bytes as avx2_nibbles32 would (low nibbles in bytes 0..15, high in 16..31),
+ * from one 128-bit broadcast load: the upper half's dwords are shifted right by 4, so each of its
+ * bytes gets its own high nibble in the low 4 bits. */
+INLINE __m256i nibbles32(const uint8_t *p) {
+    const __m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_and_si256(_mm256_srlv_epi32(b, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)), _mm256_set1_epi8(0x0F));
+}
+
+/* The fp16 at p, p + st, p + 2 st, p + 3 st (the first n; 0 after) as 4 floats: gathered in a
+ * general register and converted with one vcvtph2ps (vpinsrw is slow). */
+INLINE __m128 half4_at(const uint8_t *p, size_t st, const int n) {
+    uint16_t h[4] = { 0, 0, 0, 0 };
+    memcpy(&h[0], p, 2);
+    if (n > 1) memcpy(&h[1], p + st, 2);
+    if (n > 2) memcpy(&h[2], p + 2 * st, 2);
+    if (n > 3) memcpy(&h[3], p + 3 * st, 2);
+    const uint64_t v = (uint64_t)h[0] | (uint64_t)h[1] << 16 | (uint64_t)h[2] << 32 | (uint64_t)h[3] << 48;
+    return _mm_cvtph_ps(_mm_cvtsi64_si128((long long)v));
+}
+
 /* The 32 quants of weight block p as bytes: signed for Q4_0/Q5_0/Q8_0 (value), unsigned for
  * Q4_1/Q5_1. */
 INLINE __m256i unpack_w(const int kind, const uint8_t *p) {
     switch (kind) {
-    case K_Q4_0: return _mm256_sub_epi8(avx2_nibbles32(((const block_q4_0 *)p)->qs), _mm256_set1_epi8(8));
-    case K_Q4_1: return avx2_nibbles32(((const block_q4_1 *)p)->qs);
+    case K_Q4_0: return _mm256_sub_epi8(nibbles32(((const block_q4_0 *)p)->qs), _mm256_set1_epi8(8));
+    case K_Q4_1: return nibbles32(((const block_q4_1 *)p)->qs);
     case K_Q5_0: {
         const block_q5_0 *b = (const block_q5_0 *)p;
-        return _mm256_or_si256(avx2_nibbles32(b->qs), _mm256_andnot_si256(avx2_bits32(b->qh), _mm256_set1_epi8((char)0xF0)));
+        return _mm256_or_si256(nibbles32(b->qs), _mm256_andnot_si256(avx2_bits32(b->qh), _mm256_set1_epi8((char)0xF0)));
     }
     case K_Q5_1: {
         const block_q5_1 *b = (const block_q5_1 *)p;
-        return _mm256_or_si256(avx2_nibbles32(b->qs), _mm256_and_si256(avx2_bits32(b->qh), _mm256_set1_epi8(0x10)));
+        return _mm256_or_si256(nibbles32(b->qs), _mm256_and_si256(avx2_bits32(b->qh), _mm256_set1_epi8(0x10)));
     }
     default: return _mm256_loadu_si256((const __m256i *)((const block_q8_0 *)p)->qs);
     }
@@ -103,38 +123,35 @@ INLINE void tile32_signed_1(const int kind, const int R, int64_t nb, float *s, c
     for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
         const uint8_t *pa = a + (size_t)i * sizeof(block_q8_0);
-        const float    dy = half_at(pa, 0);
+        const uint8_t *pw = w + (size_t)i * wb;
         const __m256i  y  = _mm256_loadu_si256((const __m256i *)(pa + 2));
         __m256i        yoff = _mm256_setzero_si256();
         if (kind == K_Q4_0 || kind == K_Q5_0)
             yoff = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(kind == K_Q4_0 ? 8 : 16), y), ones);
+        /* dx * dy of the R rows in one multiply (the same float products as one per row) */
+        _Alignas(16) float d[4];
+        _mm_store_ps(d, _mm_mul_ps(half4_at(pw, ws, R), _mm_set1_ps(half_at(pa, 0))));
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
-            const uint8_t *p = w + (size_t)r * ws + (size_t)i * wb;
+            const uint8_t *p = pw + (size_t)r * ws;
             if (R > 1) _mm_prefetch((const char *)(p + (size_t)R * ws), _MM_HINT_T0);
             __m256i lanes;
             if (kind == K_Q4_0) {
-                lanes = _mm256_sub_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(avx2_nibbles32(p + 2), y), ones), yoff);
+                lanes = _mm256_sub_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(nibbles32(p + 2), y), ones), yoff);
             } else if (kind == K_Q5_0) {
                 const block_q5_0 *b = (const block_q5_0 *)p;
-                const __m256i     q = _mm256_or_si256(avx2_nibbles32(b->qs),
+                const __m256i     q = _mm256_or_si256(nibbles32(b->qs),
                                                       _mm256_and_si256(avx2_bits32(b->qh), _mm256_set1_epi8(0x10)));
                 lanes = _mm256_sub_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(q, y), ones), yoff);
             } else {
                 const __m256i q = unpack_w(kind, p);
                 lanes = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(y, q)), ones);
             }
-            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(half_at(p, 0) * dy), _mm256_cvtepi32_ps(lanes), acc[r]);
+            acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(&d[r]), _mm256_cvtepi32_ps(lanes), acc[r]);
         }
     }
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++) s[r] = avx2_hsum_ps(acc[r]);
-}
-
-static inline uint16_t load16(const uint8_t *p) {
-    uint16_t v;
-    memcpy(&v, p, 2);
-    return v;
 }
 
 static inline int32_t load32(const uint8_t *p) {
@@ -183,13 +200,7 @@ INLINE void tile32(const int kind, const int R, const int C, int64_t nb, float *
             dsy = _mm256_cvtph_ps(t);
             (void)dyv;
         } else {
-            /* Lane indices of _mm_insert_epi16 must be literal constants
-             * (clang does not take them from an unrolled loop). */
-            const short h0 = (short)load16(pa);
-            const short h1 = C > 1 ? (short)load16(pa + as) : 0;
-            const short h2 = C > 2 ? (short)load16(pa + 2 * as) : 0;
-            const short h3 = C > 3 ? (short)load16(pa + 3 * as) : 0;
-            dyv = _mm_cvtph_ps(_mm_setr_epi16(h0, h1, h2, h3, 0, 0, 0, 0));
+            dyv = half4_at(pa, as, C);
             (void)dsy;
         }
         __m256i q[4], aq[4];
