@@ -2,7 +2,8 @@
  * block types (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0).  Each weight block is unpacked once per tile and
  * each activation block loaded once per tile, so a tile of R rows x C tokens does R unpacks, C
  * loads and R*C integer dot products per block instead of R*C of each.  Decode uses 4 rows x 1
- * token (four independent accumulator chains), prefill 2 rows x 4 tokens.
+ * token (four independent accumulator chains), prefill 2 rows x 4 tokens (Q4_0: 3 x 3 or 4 x 2
+ * for the last 3 or 2 tokens).
  *
  * Bit-exactness: every (row, token) pair goes through exactly the same float operations in the
  * same order whatever the tile shape (the single-row vec_dot of these types is the 1 x 1 tile),
@@ -250,52 +251,58 @@ INLINE void tile32(const int kind, const int R, const int C, int64_t nb, float *
  * terms live in a stack buffer of 36 bytes per block and token. */
 #define Q40_MAX_NB 256
 
-/* The per-token terms of Q4_0 prefill, formed once per 4 tokens for all the rows of a gemm call:
+/* The per-token terms of Q4_0 for C (1..4) tokens, formed once for all the rows of a gemm call:
  * the offset 8 times the 4-byte sums of the activation quants (the int32 lanes to subtract) and
- * the activation scales as floats, [block][token]. */
-INLINE void q40_token_terms(int64_t nb, const uint8_t *a, size_t as, __m256i *yoff, float *dy) {
+ * the activation scales as floats, both [block][token] with 4 slots per block. */
+INLINE void q40_token_terms(const int C, int64_t nb, const uint8_t *a, size_t as, __m256i *yoff, float *dy) {
     const __m256i ones = _mm256_set1_epi16(1), eight = _mm256_set1_epi8(8);
     for (int64_t i = 0; i < nb; i++) {
         const uint8_t *pa = a + (size_t)i * sizeof(block_q8_0);
-        _mm_storeu_ps(dy + 4 * i, half4_at(pa, as, 4));
+        _mm_storeu_ps(dy + 4 * i, half4_at(pa, as, C));
 #pragma GCC unroll 4
-        for (int c = 0; c < 4; c++) {
+        for (int c = 0; c < C; c++) {
             const __m256i y = _mm256_loadu_si256((const __m256i *)(pa + (size_t)c * as + 2));
             yoff[4 * i + c] = _mm256_madd_epi16(_mm256_maddubs_epi16(eight, y), ones);
         }
     }
 }
 
-/* R (1 or 2) Q4_0 rows x 4 tokens: the quants unsigned (0..15) times the activation quants, less
- * the token's offset lanes, give the int32 lanes of tile32's sign trick; the float operations per
- * pair are the same (dx * dy, one FMA per block into 8 lanes, the same hsum), so the same bits. */
-INLINE void q40_tile_4(const int R, int64_t nb, float *s, size_t ss, const uint8_t *w, size_t ws,
-                       const uint8_t *a, size_t as, const __m256i *yoff, const float *dy) {
+/* R Q4_0 rows x C tokens (R * C + R <= 14: the accumulators and quants stay in registers): the
+ * quants unsigned (0..15) times the activation quants, less the token's offset lanes, give the
+ * int32 lanes of tile32's sign trick; the float operations per pair are the same (dx * dy, one
+ * FMA per block into 8 lanes, the same hsum), so the same bits. */
+INLINE void q40_tile(const int R, const int C, int64_t nb, float *s, size_t ss, const uint8_t *w, size_t ws,
+                     const uint8_t *a, size_t as, const __m256i *yoff, const float *dy) {
     const __m256i ones = _mm256_set1_epi16(1);
-    __m256        acc[2][4];
-#pragma GCC unroll 2
+    __m256        acc[4][4];
+#pragma GCC unroll 4
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
-        for (int c = 0; c < 4; c++) acc[r][c] = _mm256_setzero_ps();
+        for (int c = 0; c < C; c++) acc[r][c] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
-        const uint8_t *pa = a + (size_t)i * sizeof(block_q8_0);
-        const uint8_t *pw = w + (size_t)i * sizeof(block_q4_0);
-        const __m128   dx = half4_at(pw, ws, R);
+        const uint8_t *pa  = a + (size_t)i * sizeof(block_q8_0);
+        const uint8_t *pw  = w + (size_t)i * sizeof(block_q4_0);
+        const __m128   dx  = half4_at(pw, ws, R);
         const __m128   dyv = _mm_loadu_ps(dy + 4 * i);
-        _Alignas(16) float dbuf[8];
-        /* d: dbuf behind a barrier, so that the 8 broadcasts below address it from one register
-         * (gcc otherwise keeps 8 hoisted addresses, spilled) */
+        _Alignas(16) float dbuf[16];
+        /* d: dbuf behind a barrier, so that the broadcasts below address it from one register
+         * (gcc otherwise keeps one hoisted address per pair, spilled) */
         float *d = dbuf;
         __asm__("" : "+r"(d));
         _mm_store_ps(d, _mm_mul_ps(_mm_shuffle_ps(dx, dx, 0x00), dyv));
         if (R > 1) _mm_store_ps(d + 4, _mm_mul_ps(_mm_shuffle_ps(dx, dx, 0x55), dyv));
-        __m256i q[2];
-#pragma GCC unroll 2
-        for (int r = 0; r < R; r++) q[r] = nibbles32(pw + (size_t)r * ws + 2);
+        if (R > 2) _mm_store_ps(d + 8, _mm_mul_ps(_mm_shuffle_ps(dx, dx, 0xAA), dyv));
+        if (R > 3) _mm_store_ps(d + 12, _mm_mul_ps(_mm_shuffle_ps(dx, dx, 0xFF), dyv));
+        __m256i q[4];
 #pragma GCC unroll 4
-        for (int c = 0; c < 4; c++) {
+        for (int r = 0; r < R; r++) {
+            _mm_prefetch((const char *)(pw + (size_t)(r + R) * ws), _MM_HINT_T0);
+            q[r] = nibbles32(pw + (size_t)r * ws + 2);
+        }
+#pragma GCC unroll 4
+        for (int c = 0; c < C; c++) {
             const __m256i *py = (const __m256i *)(pa + (size_t)c * as + 2);
-#pragma GCC unroll 2
+#pragma GCC unroll 4
             for (int r = 0; r < R; r++) {
                 const __m256i p16   = _mm256_maddubs_epi16(q[r], _mm256_loadu_si256(py));
                 const __m256i lanes = _mm256_sub_epi32(_mm256_madd_epi16(p16, ones), yoff[4 * i + c]);
@@ -303,13 +310,25 @@ INLINE void q40_tile_4(const int R, int64_t nb, float *s, size_t ss, const uint8
             }
         }
     }
-#pragma GCC unroll 2
+#pragma GCC unroll 4
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
-        for (int c = 0; c < 4; c++) s[(size_t)c * ss + r] = avx2_hsum_ps(acc[r][c]);
+        for (int c = 0; c < C; c++) s[(size_t)c * ss + r] = avx2_hsum_ps(acc[r][c]);
 }
 
-/* Any nr x nc block, tiled 2 x 4 (prefill), 4 x 1 (token tails and decode), 1 x n (row tails). */
+/* Q4_0 rows x C (1..4) tokens: rows in tiles of RT, the tail row by row. */
+INLINE void q40_rows(const int RT, const int C, int64_t nb, float *s, size_t ss, const uint8_t *w, size_t ws,
+                     int64_t nr, const uint8_t *a, size_t as) {
+    __m256i            yoff[4 * Q40_MAX_NB];
+    _Alignas(16) float dy[4 * Q40_MAX_NB];
+    q40_token_terms(C, nb, a, as, yoff, dy);
+    int64_t r = 0;
+    for (; r + RT <= nr; r += RT) q40_tile(RT, C, nb, s + r, ss, w + (size_t)r * ws, ws, a, as, yoff, dy);
+    for (; r < nr; r++) q40_tile(1, C, nb, s + r, ss, w + (size_t)r * ws, ws, a, as, yoff, dy);
+}
+
+/* Any nr x nc block, tiled 2 x 4 (prefill), 4 x 1 (token tails and decode), 1 x n (row tails);
+ * Q4_0 also 3 x 3 and 4 x 2 for a tail of 3 or 2 tokens. */
 INLINE void gemm32(const int kind, int64_t n, float *s, size_t ss, const void *w, size_t ws, int64_t nr,
                    const void *a, size_t as, int64_t nc) {
     const int64_t  nb = n / 32;
@@ -318,15 +337,17 @@ INLINE void gemm32(const int kind, int64_t n, float *s, size_t ss, const void *w
     for (; c + 4 <= nc; c += 4) {
         int64_t r = 0;
         if (kind == K_Q4_0 && nb <= Q40_MAX_NB) {
-            __m256i           yoff[4 * Q40_MAX_NB];
-            _Alignas(16) float dy[4 * Q40_MAX_NB];
-            q40_token_terms(nb, A + c * as, as, yoff, dy);
-            for (; r + 2 <= nr; r += 2) q40_tile_4(2, nb, s + c * ss + r, ss, W + r * ws, ws, A + c * as, as, yoff, dy);
-            for (; r < nr; r++) q40_tile_4(1, nb, s + c * ss + r, ss, W + r * ws, ws, A + c * as, as, yoff, dy);
+            q40_rows(2, 4, nb, s + c * ss, ss, W, ws, nr, A + c * as, as);
             continue;
         }
         for (; r + 2 <= nr; r += 2) tile32(kind, 2, 4, nb, s + c * ss + r, ss, W + r * ws, ws, A + c * as, as);
         for (; r < nr; r++) tile32(kind, 1, 4, nb, s + c * ss + r, ss, W + r * ws, ws, A + c * as, as);
+    }
+    /* 2 or 3 tokens left (batched decode): one pass over the rows for all of them */
+    if (kind == K_Q4_0 && nb <= Q40_MAX_NB && nc - c >= 2) {
+        if (nc - c == 3) q40_rows(3, 3, nb, s + c * ss, ss, W, ws, nr, A + c * as, as);
+        else q40_rows(4, 2, nb, s + c * ss, ss, W, ws, nr, A + c * as, as);
+        c = nc;
     }
     for (; c < nc; c++) {
         int64_t r = 0;
