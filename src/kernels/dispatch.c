@@ -3,7 +3,8 @@
  * that the CPU runs.  HEARTH_KERNELS=ref|avx2|avx512|avx512vnni overrides it (a forced ISA the
  * CPU lacks falls back to ref with a warning).
  * The AVX-512 tables are the AVX2 table with AVX-512 dot products that return the AVX2 bits
- * (x86/avx512_util.h), so their tile, multi-row and batch kernels are AVX2's.
+ * (x86/avx512_util.h), so their tile and batch kernels are AVX2's; the Q4_K / Q6_K multi-row
+ * kernels (decode) are AVX-512 ones with the same bits.
  * HEARTH_AVX512_EMU (make EMU512=1): the AVX-512 kernels are SIMDe emulations and are offered
  * wherever AVX2 runs, for tests. */
 #include "kernels/kernels_impl.h"
@@ -215,6 +216,17 @@ static hearth_gemm_fn gemm_of(int isa, hearth_type type) {
 }
 
 static hearth_gemm_fn rows_of(int isa, hearth_type type) {
+#ifdef HEARTH_HAVE_AVX2_KERNELS
+    /* AVX-512 multi-row kernels where there are (the AVX2 bits), else AVX2's */
+    if (isa == ISA_AVX512 || isa == ISA_AVX512VNNI) {
+        const int vnni = isa == ISA_AVX512VNNI;
+        switch (type) {
+        case HEARTH_TYPE_Q4_K: return vnni ? hearth_avx512vnni_rows_q4_K : hearth_avx512_rows_q4_K;
+        case HEARTH_TYPE_Q6_K: return vnni ? hearth_avx512vnni_rows_q6_K : hearth_avx512_rows_q6_K;
+        default: break;
+        }
+    }
+#endif
     isa = base_isa(isa);
 #ifdef HEARTH_HAVE_AVX2_KERNELS
     if (isa == ISA_AVX2) {

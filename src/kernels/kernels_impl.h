@@ -77,7 +77,7 @@ void hearth_avx2_vec_dot_q6_K(int64_t n, float *s, const void *w, const void *a)
 
 /* ---- kernels/x86: AVX-512 F/BW/VL/DQ (hearth_avx512_*) and the same with VNNI
  * (hearth_avx512vnni_*, integer types only): each returns the bits of its AVX2 twin (see
- * x86/avx512_util.h), so the avx512 tables reuse the AVX2 tile, multi-row and batch kernels. */
+ * x86/avx512_util.h), so the avx512 tables reuse the AVX2 tile and batch kernels. */
 void hearth_avx512_vec_dot_f32(int64_t n, float *s, const void *w, const void *a);
 void hearth_avx512_vec_dot_f16(int64_t n, float *s, const void *w, const void *a);
 void hearth_avx512_vec_dot_bf16(int64_t n, float *s, const void *w, const void *a);
@@ -95,6 +95,15 @@ void hearth_avx512_vec_dot_bf16(int64_t n, float *s, const void *w, const void *
 HEARTH_AVX512_INT_KERNELS(hearth_avx512_)
 HEARTH_AVX512_INT_KERNELS(hearth_avx512vnni_)
 #undef HEARTH_AVX512_INT_KERNELS
+/* Multi-row kernels (hearth_gemm_fn, below) of Q4_K and Q6_K: the bits of the AVX2 ones. */
+#define HEARTH_AVX512_ROWS_KERNELS(P)                                                                                  \
+    void P##rows_q4_K(int64_t n, float *s, size_t s_stride, const void *w, size_t w_stride, int64_t nr,             \
+                      const void *a, size_t a_stride, int64_t nc);                                                   \
+    void P##rows_q6_K(int64_t n, float *s, size_t s_stride, const void *w, size_t w_stride, int64_t nr,             \
+                      const void *a, size_t a_stride, int64_t nc);
+HEARTH_AVX512_ROWS_KERNELS(hearth_avx512_)
+HEARTH_AVX512_ROWS_KERNELS(hearth_avx512vnni_)
+#undef HEARTH_AVX512_ROWS_KERNELS
 
 /* The F16 operations of ops.c (see ops.h), chosen by ops.c when the active table is avx2. */
 void  hearth_avx2_ops_f32_to_f16(const float *x, uint16_t *y, int64_t n);

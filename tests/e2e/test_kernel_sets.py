@@ -68,3 +68,13 @@ def test_real_model_same_bits(hearth, emu, smollm2, isa):
         want = logits(hearth, "avx2", smollm2, ids)
         got = logits(emu, isa, smollm2, ids)
         assert np.array_equal(want, got), f"{len(ids)} tokens: {int((want != got).sum())} logits differ from avx2"
+
+
+@pytest.mark.parametrize("isa", SETS)
+def test_gemma3_same_bits(hearth, emu, gemma3, isa):
+    """Gemma 3 270M Q4_K_M: a real model with Q4_K and Q6_K weights (the AVX-512 multi-row kernels
+    of decode, the 1- and 3-token prompts), also Q5_0 / Q8_0 tensors."""
+    for ids in PROMPTS:
+        want = logits(hearth, "avx2", gemma3, ids)
+        got = logits(emu, isa, gemma3, ids)
+        assert np.array_equal(want, got), f"{len(ids)} tokens: {int((want != got).sum())} logits differ from avx2"

@@ -284,15 +284,17 @@ INLINE void q40_tile(const int R, const int C, int64_t nb, float *s, size_t ss, 
         const uint8_t *pw  = w + (size_t)i * sizeof(block_q4_0);
         const __m128   dx  = half4_at(pw, ws, R);
         const __m128   dyv = _mm_loadu_ps(dy + 4 * i);
-        _Alignas(16) float dbuf[16];
-        /* d: dbuf behind a barrier, so that the broadcasts below address it from one register
-         * (gcc otherwise keeps one hoisted address per pair, spilled) */
-        float *d = dbuf;
-        __asm__("" : "+r"(d));
-        _mm_store_ps(d, _mm_mul_ps(_mm_shuffle_ps(dx, dx, 0x00), dyv));
-        if (R > 1) _mm_store_ps(d + 4, _mm_mul_ps(_mm_shuffle_ps(dx, dx, 0x55), dyv));
-        if (R > 2) _mm_store_ps(d + 8, _mm_mul_ps(_mm_shuffle_ps(dx, dx, 0xAA), dyv));
-        if (R > 3) _mm_store_ps(d + 12, _mm_mul_ps(_mm_shuffle_ps(dx, dx, 0xFF), dyv));
+        /* dd[r]: dx_r * dy_c in lanes c and c + 4; each pair's scale is broadcast from it with
+         * one in-lane permute (a store and broadcast loads from it wait for the store: slower) */
+        __m256 dd[4];
+        {
+            const __m256 dxy = _mm256_set_m128(dyv, dyv);
+            const __m256 dx2 = _mm256_set_m128(dx, dx);
+            dd[0] = _mm256_mul_ps(_mm256_permute_ps(dx2, 0x00), dxy);
+            if (R > 1) dd[1] = _mm256_mul_ps(_mm256_permute_ps(dx2, 0x55), dxy);
+            if (R > 2) dd[2] = _mm256_mul_ps(_mm256_permute_ps(dx2, 0xAA), dxy);
+            if (R > 3) dd[3] = _mm256_mul_ps(_mm256_permute_ps(dx2, 0xFF), dxy);
+        }
         __m256i q[4];
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
@@ -301,12 +303,20 @@ INLINE void q40_tile(const int R, const int C, int64_t nb, float *s, size_t ss, 
         }
 #pragma GCC unroll 4
         for (int c = 0; c < C; c++) {
-            const __m256i *py = (const __m256i *)(pa + (size_t)c * as + 2);
+            const __m256i y  = _mm256_loadu_si256((const __m256i *)(pa + (size_t)c * as + 2));
+            const __m256i yo = yoff[4 * i + c];
 #pragma GCC unroll 4
             for (int r = 0; r < R; r++) {
-                const __m256i p16   = _mm256_maddubs_epi16(q[r], _mm256_loadu_si256(py));
-                const __m256i lanes = _mm256_sub_epi32(_mm256_madd_epi16(p16, ones), yoff[4 * i + c]);
-                acc[r][c] = _mm256_fmadd_ps(_mm256_broadcast_ss(d + 4 * r + c), _mm256_cvtepi32_ps(lanes), acc[r][c]);
+                const __m256i p16   = _mm256_maddubs_epi16(q[r], y);
+                const __m256i lanes = _mm256_sub_epi32(_mm256_madd_epi16(p16, ones), yo);
+                __m256 dv;
+                switch (c) {
+                case 0: dv = _mm256_permute_ps(dd[r], 0x00); break;
+                case 1: dv = _mm256_permute_ps(dd[r], 0x55); break;
+                case 2: dv = _mm256_permute_ps(dd[r], 0xAA); break;
+                default: dv = _mm256_permute_ps(dd[r], 0xFF); break;
+                }
+                acc[r][c] = _mm256_fmadd_ps(dv, _mm256_cvtepi32_ps(lanes), acc[r][c]);
             }
         }
     }

@@ -8,7 +8,7 @@
  * 256-bit halves are added at the end, which gives every AVX2 lane its integer.  The madd runs
  * as VPDPWSSD under VNNI (same pair grouping, same sums); VPDPBUSD's grouping of 4 bytes would
  * not apply the per-16 scales, so it is not used here.  Scales, mins and the float steps are
- * AVX2's, in its order. */
+ * AVX2's, in its order.  At the end, the multi-row kernels of Q4_K and Q6_K (decode). */
 #include "kernels/kernels_impl.h"
 #include "kernels/x86/avx2_util.h"
 #include "kernels/x86/avx512_util.h"
@@ -275,3 +275,163 @@ void K512(vec_dot_q2_K)(int64_t n, float *s, const void *w, const void *a) {
     }
     *s = avx2_hsum_ps(acc) - mins;
 }
+
+/* ---- Multi-row kernels (decode): K512(rows_q4_K), K512(rows_q6_K), the hearth_gemm_fn of
+ * hearth_avx2_rows_q4_K / _q6_K: 4 weight rows at a time against each token, the activation
+ * block loaded once for the 4 rows, each row's integer work that of its vec_dot above, and the
+ * rows' float steps in the lanes of one vector (independent chains), in vec_dot's order. */
+
+/* bsums[2j] + bsums[2j+1], j < 8, as int16 (no saturation: 32 int8 values). */
+INLINE __m128i bsums_pairs(const int16_t *bsums) {
+    const __m256i t = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bsums), _mm256_set1_epi16(1));
+    return _mm_packs_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
+}
+
+/* The 4 int32 sums of 4 vectors of 8 int32 lanes (lane r: the sum of v[r]). */
+INLINE __m128i hsum4_epi32(__m256i v0, __m256i v1, __m256i v2, __m256i v3) {
+    const __m256i t = _mm256_hadd_epi32(_mm256_hadd_epi32(v0, v1), _mm256_hadd_epi32(v2, v3));
+    return _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
+}
+
+/* R (1..4) Q4_K rows (ws bytes apart) against one Q8_K row: s[r] = vec_dot_q4_K(row r, a).
+ * Per block, row r's integer total and min sum go to int32 lanes 2r and 2r+1 and are fused as
+ * in vec_dot (acc = fma(isum, d*dy, acc), likewise the mins, d and dmin as fp16 pairs). */
+INLINE void q4k_rows(const int R, int64_t nb, float *s, const uint8_t *w, size_t ws, const block_q8_K *y) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F), c04 = counts16(0, 4);
+    __m256        acc = _mm256_setzero_ps(); /* lane 2r: row r's sums, lane 2r+1: its mins */
+    for (int64_t i = 0; i < nb; i++) {
+        const __m128i bp = bsums_pairs(y[i].bsums);
+        __m512i       q8[4];
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) q8[j] = _mm512_loadu_si512(y[i].qs + 64 * j);
+        __m256i si[4];
+        __m128i mi[4], hd[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++) {
+            if (r >= R) {
+                si[r] = _mm256_setzero_si256();
+                mi[r] = hd[r] = _mm_setzero_si128();
+                continue;
+            }
+            const block_q4_K *x = (const block_q4_K *)(w + (size_t)r * ws) + i;
+            if (R > 1) {
+                const char *p = (const char *)x + (size_t)R * ws;
+                _mm_prefetch(p, _MM_HINT_T0);
+                _mm_prefetch(p + 64, _MM_HINT_T0);
+                _mm_prefetch(p + 128, _MM_HINT_T0);
+            }
+            hd[r]            = _mm_loadu_si128((const __m128i *)x); /* d, dmin, scales */
+            const __m128i sm = k4_scales_mins(hd[r]);
+            mi[r]            = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)), bp);
+            __m512i sc[4];
+            k4_scale_pairs(sm, sc);
+            __m512i sumi = _mm512_setzero_si512();
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) {
+                const __m512i q = _mm512_and_si512(_mm512_srlv_epi16(bcast32(x->qs + 32 * j), c04), m4);
+                sumi            = madd_acc(sumi, _mm512_maddubs_epi16(q, q8[j]), sc[j]);
+            }
+            si[r] = fold_halves(sumi);
+        }
+        const __m128i S  = hsum4_epi32(si[0], si[1], si[2], si[3]);
+        const __m128i M  = _mm_hadd_epi32(_mm_hadd_epi32(mi[0], mi[1]), _mm_hadd_epi32(mi[2], mi[3]));
+        const __m256i SM = _mm256_set_m128i(_mm_unpackhi_epi32(S, M), _mm_unpacklo_epi32(S, M));
+        /* d, dmin of row r (int32 lane 0 of its first 16 bytes) as fp16 pair r */
+        const __m128i dd = _mm_unpacklo_epi64(_mm_unpacklo_epi32(hd[0], hd[1]), _mm_unpacklo_epi32(hd[2], hd[3]));
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(SM), _mm256_mul_ps(_mm256_cvtph_ps(dd), _mm256_set1_ps(y[i].d)), acc);
+    }
+    _Alignas(32) float out[8];
+    _mm256_store_ps(out, _mm256_sub_ps(acc, _mm256_movehdup_ps(acc)));
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) s[r] = out[2 * r];
+}
+
+/* The 512-bit integer sums of one Q6_K block of vec_dot_q6_K (before the halves are folded and
+ * the bsums correction applied), q8: the activation block's 4 64-byte parts. */
+INLINE __m512i q6k_sumi(const block_q6_K *x, __m256i sc16, const __m512i q8[4]) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+    const __m512i c42 = counts16(4, 2), c02 = counts16(0, 2);
+    __m512i       sc[4];
+    scales16_pairs(sc16, sc);
+    __m512i sumi = _mm512_setzero_si512();
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; h++) {
+        const __m512i l   = _mm512_loadu_si512(x->ql + 64 * h);
+        const __m512i qh  = bcast32(x->qh + 32 * h);
+        const __m512i h01 = _mm512_and_si512(_mm512_sllv_epi16(qh, c42), m30);
+        const __m512i q01 = _mm512_ternarylogic_epi32(l, h01, m4, TL_A_AND_C_OR_B);
+        const __m512i h23 = _mm512_and_si512(_mm512_srlv_epi16(qh, c02), m30);
+        const __m512i q23 = _mm512_ternarylogic_epi32(_mm512_srli_epi16(l, 4), h23, m4, TL_A_AND_C_OR_B);
+        sumi = madd_acc(sumi, _mm512_maddubs_epi16(q01, q8[2 * h]), sc[2 * h]);
+        sumi = madd_acc(sumi, _mm512_maddubs_epi16(q23, q8[2 * h + 1]), sc[2 * h + 1]);
+    }
+    return sumi;
+}
+
+/* R (1..4) Q6_K rows against one Q8_K row: rows 2p and 2p+1 share one 512-bit float
+ * accumulator (vec_dot's 8 lanes of each in one half; for odd R the last row fills both). */
+INLINE void q6k_rows(const int R, int64_t nb, float *s, const uint8_t *w, size_t ws, const block_q8_K *y) {
+    const int P = (R + 1) / 2;
+    __m512    acc[2];
+#pragma GCC unroll 2
+    for (int p = 0; p < P; p++) acc[p] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const __m512i bs = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)y[i].bsums));
+        __m512i       q8[4];
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) q8[j] = _mm512_loadu_si512(y[i].qs + 64 * j);
+#pragma GCC unroll 2
+        for (int p = 0; p < P; p++) {
+            const int         ra = 2 * p, rb = 2 * p + 1 < R ? 2 * p + 1 : 2 * p;
+            const block_q6_K *xa = (const block_q6_K *)(w + (size_t)ra * ws) + i;
+            const block_q6_K *xb = (const block_q6_K *)(w + (size_t)rb * ws) + i;
+            if (R > 1) {
+#pragma GCC unroll 2
+                for (int k = 0; k < 2; k++) {
+                    if (k == 1 && rb == ra) break;
+                    const char *q = (const char *)(k ? xb : xa) + (size_t)R * ws;
+                    _mm_prefetch(q, _MM_HINT_T0);
+                    _mm_prefetch(q + 64, _MM_HINT_T0);
+                    _mm_prefetch(q + 128, _MM_HINT_T0);
+                    _mm_prefetch(q + 192, _MM_HINT_T0);
+                }
+            }
+            const __m256i sa = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)xa->scales));
+            const __m256i sb = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)xb->scales));
+            const __m512i ua = q6k_sumi(xa, sa, q8), ub = q6k_sumi(xb, sb, q8);
+            /* [fold(ua) | fold(ub)] minus the two rows' 32 x scaled bsums */
+            const __m512i f    = _mm512_add_epi32(_mm512_shuffle_i32x4(ua, ub, 0x44), _mm512_shuffle_i32x4(ua, ub, 0xEE));
+            const __m512i corr = _mm512_slli_epi32(_mm512_madd_epi16(bs, avx512_join(sa, sb)), 5);
+            const float   dy   = y[i].d;
+            const __m512  dd   = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(avx2_half(xa->d) * dy)),
+                                                    _mm256_set1_ps(avx2_half(xb->d) * dy), 1);
+            acc[p] = _mm512_fmadd_ps(dd, _mm512_cvtepi32_ps(_mm512_sub_epi32(f, corr)), acc[p]);
+        }
+    }
+#pragma GCC unroll 2
+    for (int p = 0; p < P; p++) {
+        s[2 * p] = avx2_hsum_ps(avx512_lo_ps(acc[p]));
+        if (2 * p + 1 < R) s[2 * p + 1] = avx2_hsum_ps(avx512_hi_ps(acc[p]));
+    }
+}
+
+#define DEFINE_ROWS(name, rows_fn)                                                                                     \
+    void K512(rows_##name)(int64_t n, float *s, size_t ss, const void *w, size_t ws, int64_t nr, const void *a,        \
+                           size_t as, int64_t nc) {                                                                    \
+        const uint8_t *W = w, *A = a;                                                                                  \
+        const int64_t  nb = n / HEARTH_QK_K;                                                                           \
+        for (int64_t c = 0; c < nc; c++) {                                                                             \
+            const block_q8_K *y = (const block_q8_K *)(A + c * as);                                                    \
+            int64_t           r = 0;                                                                                   \
+            for (; r + 4 <= nr; r += 4) rows_fn(4, nb, s + c * ss + r, W + r * ws, ws, y);                             \
+            switch (nr - r) {                                                                                          \
+            case 3: rows_fn(3, nb, s + c * ss + r, W + r * ws, ws, y); break;                                          \
+            case 2: rows_fn(2, nb, s + c * ss + r, W + r * ws, ws, y); break;                                          \
+            case 1: rows_fn(1, nb, s + c * ss + r, W + r * ws, ws, y); break;                                          \
+            default: break;                                                                                            \
+            }                                                                                                          \
+        }                                                                                                              \
+    }
+
+DEFINE_ROWS(q4_K, q4k_rows)
+DEFINE_ROWS(q6_K, q6k_rows)
