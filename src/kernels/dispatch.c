@@ -196,6 +196,20 @@ static hearth_vec_dot4_fn vec_dot4_of(int isa, hearth_type type) {
 }
 
 static hearth_gemm_fn gemm_of(int isa, hearth_type type) {
+#ifdef HEARTH_HAVE_AVX2_KERNELS
+    /* AVX-512 decode tiles for the 32-element block types (the AVX2 bits); F16 keeps AVX2's */
+    if (isa == ISA_AVX512 || isa == ISA_AVX512VNNI) {
+        const int vnni = isa == ISA_AVX512VNNI;
+        switch (type) {
+        case HEARTH_TYPE_Q4_0: return vnni ? hearth_avx512vnni_gemm_q4_0 : hearth_avx512_gemm_q4_0;
+        case HEARTH_TYPE_Q4_1: return vnni ? hearth_avx512vnni_gemm_q4_1 : hearth_avx512_gemm_q4_1;
+        case HEARTH_TYPE_Q5_0: return vnni ? hearth_avx512vnni_gemm_q5_0 : hearth_avx512_gemm_q5_0;
+        case HEARTH_TYPE_Q5_1: return vnni ? hearth_avx512vnni_gemm_q5_1 : hearth_avx512_gemm_q5_1;
+        case HEARTH_TYPE_Q8_0: return vnni ? hearth_avx512vnni_gemm_q8_0 : hearth_avx512_gemm_q8_0;
+        default: break;
+        }
+    }
+#endif
     isa = base_isa(isa);
 #ifdef HEARTH_HAVE_AVX2_KERNELS
     if (isa == ISA_AVX2) {

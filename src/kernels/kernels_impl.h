@@ -81,6 +81,22 @@ void hearth_avx2_vec_dot_q6_K(int64_t n, float *s, const void *w, const void *a)
 void hearth_avx512_vec_dot_f32(int64_t n, float *s, const void *w, const void *a);
 void hearth_avx512_vec_dot_f16(int64_t n, float *s, const void *w, const void *a);
 void hearth_avx512_vec_dot_bf16(int64_t n, float *s, const void *w, const void *a);
+/* Tile kernels (hearth_gemm_fn, below) of the 32-element block types: decode (single tokens) in
+ * AVX-512, groups of tokens through the AVX2 prefill tiles; the vec_dot bits. */
+#define HEARTH_AVX512_GEMM_KERNELS(P)                                                                                  \
+    void P##gemm_q4_0(int64_t n, float *s, size_t s_stride, const void *w, size_t w_stride, int64_t nr,             \
+                      const void *a, size_t a_stride, int64_t nc);                                                   \
+    void P##gemm_q4_1(int64_t n, float *s, size_t s_stride, const void *w, size_t w_stride, int64_t nr,             \
+                      const void *a, size_t a_stride, int64_t nc);                                                   \
+    void P##gemm_q5_0(int64_t n, float *s, size_t s_stride, const void *w, size_t w_stride, int64_t nr,             \
+                      const void *a, size_t a_stride, int64_t nc);                                                   \
+    void P##gemm_q5_1(int64_t n, float *s, size_t s_stride, const void *w, size_t w_stride, int64_t nr,             \
+                      const void *a, size_t a_stride, int64_t nc);                                                   \
+    void P##gemm_q8_0(int64_t n, float *s, size_t s_stride, const void *w, size_t w_stride, int64_t nr,             \
+                      const void *a, size_t a_stride, int64_t nc);
+HEARTH_AVX512_GEMM_KERNELS(hearth_avx512_)
+HEARTH_AVX512_GEMM_KERNELS(hearth_avx512vnni_)
+#undef HEARTH_AVX512_GEMM_KERNELS
 #define HEARTH_AVX512_INT_KERNELS(P)                                                                                   \
     void P##vec_dot_q4_0(int64_t n, float *s, const void *w, const void *a);                                          \
     void P##vec_dot_q4_1(int64_t n, float *s, const void *w, const void *a);                                          \

@@ -490,7 +490,7 @@ static int check_multi(const char *what, multi_getter get, const int (*shapes)[2
             tested++;
             const int64_t bs  = hearth_type_get(t)->block_size == 1 ? 32 : hearth_type_get(t)->block_size;
             int           bad = 0;
-            for (int64_t m = 1; m <= 5; m += 2) {
+            for (int64_t m = 1; m <= 5; m++) { /* odd and even block counts */
                 const int64_t n    = bs * m;
                 const size_t  wrow = hearth_type_row_size(t, n) + 4; /* odd strides */
                 const size_t  arow = hearth_type_row_size(kf->vec_dot_type, n) + 8;
@@ -524,7 +524,8 @@ static int check_multi(const char *what, multi_getter get, const int (*shapes)[2
 
 /* The tile kernels, for every tile shape. */
 static void test_isa_gemm(void) {
-    static const int shapes[][2] = { { 1, 1 }, { 4, 1 }, { 5, 1 }, { 2, 4 }, { 3, 4 }, { 11, 9 }, { 7, 5 } };
+    static const int shapes[][2] = { { 1, 1 }, { 4, 1 }, { 5, 1 }, { 2, 4 }, { 3, 4 }, { 11, 9 }, { 7, 5 },
+                                     { 6, 2 }, { 7, 3 }, { 3, 6 } };
     check_multi("gemm", hearth_kernels_gemm_isa, shapes, HEARTH_ARRAY_LEN(shapes));
 }
 

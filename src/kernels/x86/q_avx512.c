@@ -175,3 +175,183 @@ DEFINE(q4_1, K_Q4_1)
 DEFINE(q5_0, K_Q5_0)
 DEFINE(q5_1, K_Q5_1)
 DEFINE(q8_0, K_Q8_0)
+
+/* ---- Decode tiles: one token against R (1..4) rows -------------------------------------------
+ * The AVX2 decode tile (tile32_*_1 of gemm_avx2.c) with two blocks per step: the activation's
+ * two blocks are loaded (and, for Q4_0/Q5_0/Q8_0 with VNNI, their offset term formed) once per
+ * step for the R rows; each row's two blocks are unpacked and multiplied in one register.  The
+ * R rows keep R independent 8-lane FMA chains (one row is bound by the latency of its chain).
+ * The float operations per (row, token) are those of the vec_dot above (dx * dy per block, one
+ * FMA per block in block order, the mins terms summed in block order from +0, the same hsum),
+ * so the same bits. */
+
+/* The activation-side term of a step shared by the R rows: minus the offset (8 or 16; 128 for
+ * Q8_0's unsigned weights with VNNI) times the 4-byte sums of y as int32 lanes (VNNI), or the
+ * offset's byte products as int16 pairs (without VNNI).  Zero for the kinds that need none. */
+INLINE __m512i step_term(const int kind, __m512i y) {
+#ifdef HEARTH_AVX512_VNNI
+    const __m512i z = _mm512_setzero_si512();
+    if (kind == K_Q4_0 || kind == K_Q5_0 || kind == K_Q8_0) {
+        const int off = kind == K_Q4_0 ? 8 : kind == K_Q5_0 ? 16 : 128;
+        return _mm512_sub_epi32(z, _mm512_dpbusd_epi32(z, _mm512_set1_epi8((char)off), y));
+    }
+    return z;
+#else
+    if (kind == K_Q4_0 || kind == K_Q5_0) return _mm512_maddubs_epi16(_mm512_set1_epi8(kind == K_Q4_0 ? 8 : 16), y);
+    return _mm512_setzero_si512();
+#endif
+}
+
+/* lanes2 of one row's blocks p0, p1 against the step's activation quants y and term t. */
+INLINE __m512i row_lanes2(const int kind, const uint8_t *p0, const uint8_t *p1, __m512i y, __m512i t) {
+    __m512i q;
+    switch (kind) {
+    case K_Q4_0: q = nibbles64(((const block_q4_0 *)p0)->qs, ((const block_q4_0 *)p1)->qs); break;
+    case K_Q4_1: q = nibbles64(((const block_q4_1 *)p0)->qs, ((const block_q4_1 *)p1)->qs); break;
+    case K_Q5_0: {
+        const block_q5_0 *b0 = (const block_q5_0 *)p0, *b1 = (const block_q5_0 *)p1;
+        q = nibbles64(b0->qs, b1->qs);
+        q = _mm512_mask_add_epi8(q, bits64(b0->qh, b1->qh), q, _mm512_set1_epi8(0x10));
+        break;
+    }
+    case K_Q5_1: {
+        const block_q5_1 *b0 = (const block_q5_1 *)p0, *b1 = (const block_q5_1 *)p1;
+        q = nibbles64(b0->qs, b1->qs);
+        q = _mm512_mask_add_epi8(q, bits64(b0->qh, b1->qh), q, _mm512_set1_epi8(0x10));
+        break;
+    }
+    default: q = bytes64(((const block_q8_0 *)p0)->qs, ((const block_q8_0 *)p1)->qs); break;
+    }
+#ifdef HEARTH_AVX512_VNNI
+    /* Q8_0: q + 128 (unsigned) times y, less 128 times y's sums: the exact products, as AVX2's
+     * sign trick gives them (its pair sums stay within int16) */
+    if (kind == K_Q8_0) q = _mm512_xor_si512(q, _mm512_set1_epi8((char)0x80));
+    return _mm512_dpbusd_epi32(t, q, y);
+#else
+    if (kind == K_Q8_0) return avx512_dot_s8(q, y);
+    if (kind == K_Q4_0 || kind == K_Q5_0)
+        return _mm512_madd_epi16(_mm512_sub_epi16(_mm512_maddubs_epi16(q, y), t), _mm512_set1_epi16(1));
+    (void)t;
+    return avx512_dot_us8(q, y);
+#endif
+}
+
+/* The fp16 at p, p + st, ... (the first R; 0 after) as the 4 words of a 64-bit integer. */
+INLINE uint64_t half4_bits(const uint8_t *p, size_t st, const int R) {
+    uint64_t v = load16(p);
+    if (R > 1) v |= (uint64_t)load16(p + st) << 16;
+    if (R > 2) v |= (uint64_t)load16(p + 2 * st) << 32;
+    if (R > 3) v |= (uint64_t)load16(p + 3 * st) << 48;
+    return v;
+}
+
+/* The 32-bit fields at p + k st and p + (k + 1) st (each only if that row is below R; 0 if not)
+ * as one 64-bit integer. */
+INLINE uint64_t pair_bits(const uint8_t *p, size_t st, const int R, const int k) {
+    uint64_t v = 0;
+    if (R > k) v = (uint32_t)load32(p + (size_t)k * st);
+    if (R > k + 1) v |= (uint64_t)(uint32_t)load32(p + (size_t)(k + 1) * st) << 32;
+    return v;
+}
+
+/* One step of rows32: blocks i, i + 1 (two) or block i alone (the last of an odd count). */
+INLINE void rows32_step(const int kind, const int R, const int two, const uint8_t *pw, size_t ws, const uint8_t *a0,
+                        __m256 *acc, __m256 *msum, float *dbuf) {
+    const size_t   wb  = WBYTES(kind), ab = HAS_MIN(kind) ? sizeof(block_q8_1) : sizeof(block_q8_0);
+    const size_t   yo  = HAS_MIN(kind) ? 4 : 2; /* offset of the quants in an activation block */
+    const size_t   wb1 = two ? wb : 0, ab1 = two ? ab : 0;
+    const uint8_t *a1  = a0 + ab1;
+    const __m512i  y   = bytes64(a0 + yo, a1 + yo);
+    const __m512i  t   = step_term(kind, y);
+    /* d: dbuf behind a barrier, so that the broadcasts address it from one register */
+    float *d = dbuf;
+    __asm__("" : "+r"(d));
+    if (HAS_MIN(kind)) {
+        const __m256i hx = _mm256_setr_epi64x((long long)pair_bits(pw, ws, R, 0), (long long)pair_bits(pw, ws, R, 2),
+                                              (long long)pair_bits(pw + wb1, ws, R, 0),
+                                              (long long)pair_bits(pw + wb1, ws, R, 2));
+        const __m128  fy = _mm_cvtph_ps(_mm_cvtsi64_si128((long long)pair_bits(a0, ab1, 2, 0)));
+        const __m512  dy = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3),
+                                                 _mm512_castps128_ps512(fy));
+        const __m512  dm = _mm512_mul_ps(_mm512_cvtph_ps(hx), dy);
+        _mm512_store_ps(d, dm);
+        *msum = _mm256_add_ps(*msum, avx512_lo_ps(dm));
+        if (two) *msum = _mm256_add_ps(*msum, avx512_hi_ps(dm));
+    } else {
+        const __m128i hx = _mm_set_epi64x((long long)half4_bits(pw + wb1, ws, R), (long long)half4_bits(pw, ws, R));
+        const __m128  fy = _mm_cvtph_ps(_mm_cvtsi32_si128((int)(load16(a0) | (uint32_t)load16(a1) << 16)));
+        const __m256  dy = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(fy), _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1));
+        _mm256_store_ps(d, _mm256_mul_ps(_mm256_cvtph_ps(hx), dy));
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) {
+        const uint8_t *p = pw + (size_t)r * ws;
+        if (R > 1) _mm_prefetch((const char *)(p + (size_t)R * ws), _MM_HINT_T0);
+        const __m512   pf = _mm512_cvtepi32_ps(row_lanes2(kind, p, p + wb1, y, t));
+        const float   *d0 = HAS_MIN(kind) ? d + 2 * r : d + r, *d1 = HAS_MIN(kind) ? d0 + 8 : d0 + 4;
+        acc[r]            = _mm256_fmadd_ps(_mm256_broadcast_ss(d0), avx512_lo_ps(pf), acc[r]);
+        if (two) acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(d1), avx512_hi_ps(pf), acc[r]);
+    }
+}
+
+/* s[r] = dot(row r, activation row a) for r < R over nb blocks.  Per step the scale products of
+ * the R rows and both blocks come from one multiply and go through dbuf (the FMAs broadcast them
+ * from memory): kinds without mins d[4 b + r] = dx * dy of row r, block b; with mins d[8 b + 2 r]
+ * = dx * dy and d[8 b + 2 r + 1] = mx * sy, whose odd lanes are summed per row in msum. */
+INLINE void rows32(const int kind, const int R, int64_t nb, float *s, const uint8_t *w, size_t ws, const uint8_t *a) {
+    const size_t wb = WBYTES(kind), ab = HAS_MIN(kind) ? sizeof(block_q8_1) : sizeof(block_q8_0);
+    __m256       acc[4];
+    __m256       msum = _mm256_setzero_ps(); /* lane 2 r + 1: row r's mins term */
+    _Alignas(64) float dbuf[16];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+    const uint8_t *pw = w, *pa = a;
+    for (const uint8_t *const pend = w + (size_t)(nb & ~(int64_t)1) * wb; pw != pend; pw += 2 * wb, pa += 2 * ab)
+        rows32_step(kind, R, 1, pw, ws, pa, acc, &msum, dbuf);
+    if (nb & 1) rows32_step(kind, R, 0, pw, ws, pa, acc, &msum, dbuf);
+    _Alignas(32) float m[8];
+    _mm256_store_ps(m, msum);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) {
+        float v = avx2_hsum_ps(acc[r]);
+        if (HAS_MIN(kind)) v += m[2 * r + 1];
+        s[r] = v;
+    }
+}
+
+/* The tile kernel: each single token through rows32 (rows by 4, then one tile of the 1..3 left);
+ * groups of 4 tokens go to the AVX2 prefill tile, which unpacks each weight block once for the 4
+ * tokens (fewer operations per (row, token) than unpacking per token, and the weights read once
+ * per 4 tokens), as does a Q4_0 tail of 2 or 3 tokens (its 3 x 3 / 4 x 2 tiles).  All give the
+ * vec_dot bits. */
+INLINE void gemm32(const int kind, hearth_gemm_fn avx2, int64_t n, float *s, size_t ss, const void *w, size_t ws,
+                   int64_t nr, const void *a, size_t as, int64_t nc) {
+    const int64_t  nb = n / 32;
+    const uint8_t *W = w, *A = a;
+    int64_t        c = nc & ~(int64_t)3;
+    if (kind == K_Q4_0 && nc - c >= 2) c = nc;
+    if (c > 0) avx2(n, s, ss, w, ws, nr, a, as, c);
+    for (; c < nc; c++) {
+        float  *sc = s + (size_t)c * ss;
+        int64_t r  = 0;
+        for (; r + 4 <= nr; r += 4) rows32(kind, 4, nb, sc + r, W + (size_t)r * ws, ws, A + (size_t)c * as);
+        switch (nr - r) {
+        case 3: rows32(kind, 3, nb, sc + r, W + (size_t)r * ws, ws, A + (size_t)c * as); break;
+        case 2: rows32(kind, 2, nb, sc + r, W + (size_t)r * ws, ws, A + (size_t)c * as); break;
+        case 1: rows32(kind, 1, nb, sc + r, W + (size_t)r * ws, ws, A + (size_t)c * as); break;
+        default: break;
+        }
+    }
+}
+
+#define DEFINE_GEMM(name, kind)                                                                                        \
+    void K512(gemm_##name)(int64_t n, float *s, size_t ss, const void *w, size_t ws, int64_t nr, const void *a,       \
+                           size_t as, int64_t nc) {                                                                    \
+        gemm32(kind, hearth_avx2_gemm_##name, n, s, ss, w, ws, nr, a, as, nc);                                        \
+    }
+
+DEFINE_GEMM(q4_0, K_Q4_0)
+DEFINE_GEMM(q4_1, K_Q4_1)
+DEFINE_GEMM(q5_0, K_Q5_0)
+DEFINE_GEMM(q5_1, K_Q5_1)
+DEFINE_GEMM(q8_0, K_Q8_0)
