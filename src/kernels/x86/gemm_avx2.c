@@ -182,7 +182,7 @@ INLINE void tile32(const int kind, const int R, const int C, int64_t nb, float *
     const __m256i ones = _mm256_set1_epi16(1);
     __m256        acc[4][4];
     __m256        summ[4]; /* lane 2c + 1: the mins term of token c */
-    _Alignas(32) float dbuf[4][8];
+    __m256        dd[4]; /* the scale products of row r (see below) */
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++) {
         summ[r] = _mm256_setzero_ps();
@@ -215,9 +215,10 @@ INLINE void tile32(const int kind, const int R, const int C, int64_t nb, float *
                 const __m128 xm = _mm_cvtph_ps(_mm_cvtsi32_si128(load32(p)));
                 const __m256 pr = _mm256_mul_ps(_mm256_castpd_ps(_mm256_broadcastsd_pd(_mm_castps_pd(xm))), dsy);
                 summ[r]         = _mm256_add_ps(summ[r], pr);
-                _mm256_store_ps(dbuf[r], pr);
+                dd[r]           = pr; /* dx * dy_c in lane 2c */
             } else {
-                _mm_store_ps(dbuf[r], _mm_mul_ps(_mm_set1_ps(half_at(p, 0)), dyv));
+                const __m128 pr = _mm_mul_ps(_mm_set1_ps(half_at(p, 0)), dyv);
+                dd[r]           = _mm256_set_m128(pr, pr); /* dx * dy_c in lanes c, c + 4 */
             }
         }
 #pragma GCC unroll 4
@@ -229,8 +230,15 @@ INLINE void tile32(const int kind, const int R, const int C, int64_t nb, float *
                 if (SIGNED(kind)) p16 = _mm256_maddubs_epi16(aq[r], _mm256_sign_epi8(y, q[r]));
                 else p16 = _mm256_maddubs_epi16(q[r], y);
                 const __m256 pf = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones));
-                const float *d  = &dbuf[r][HAS_MIN(kind) ? 2 * c : c];
-                acc[r][c]       = _mm256_fmadd_ps(_mm256_broadcast_ss(d), pf, acc[r][c]);
+                /* the pair's scale broadcast from the register (not stored and loaded back:
+                 * the loads would wait for the store) */
+                __m256 dv;
+                if (HAS_MIN(kind)) dv = _mm256_permutevar8x32_ps(dd[r], _mm256_set1_epi32(2 * c));
+                else if (c == 0) dv = _mm256_permute_ps(dd[r], 0x00);
+                else if (c == 1) dv = _mm256_permute_ps(dd[r], 0x55);
+                else if (c == 2) dv = _mm256_permute_ps(dd[r], 0xAA);
+                else dv = _mm256_permute_ps(dd[r], 0xFF);
+                acc[r][c] = _mm256_fmadd_ps(dv, pf, acc[r][c]);
             }
         }
     }
