@@ -294,16 +294,23 @@ INLINE __m128i hsum4_epi32(__m256i v0, __m256i v1, __m256i v2, __m256i v3) {
 }
 
 /* R (1..4) Q4_K rows (ws bytes apart) against one Q8_K row: s[r] = vec_dot_q4_K(row r, a).
+ * Only each row's integer total counts (vec_dot reduces its lanes), so the quants are taken 64
+ * bytes at a time: qs[64k..64k+63] holds chunks 4k, 4k+2 in its low nibbles and 4k+1, 4k+3 in
+ * its high nibbles, and the activation chunks are paired to match once for the R rows.
  * Per block, row r's integer total and min sum go to int32 lanes 2r and 2r+1 and are fused as
  * in vec_dot (acc = fma(isum, d*dy, acc), likewise the mins, d and dmin as fp16 pairs). */
 INLINE void q4k_rows(const int R, int64_t nb, float *s, const uint8_t *w, size_t ws, const block_q8_K *y) {
-    const __m512i m4 = _mm512_set1_epi8(0x0F), c04 = counts16(0, 4);
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
     __m256        acc = _mm256_setzero_ps(); /* lane 2r: row r's sums, lane 2r+1: its mins */
     for (int64_t i = 0; i < nb; i++) {
         const __m128i bp = bsums_pairs(y[i].bsums);
-        __m512i       q8[4];
-#pragma GCC unroll 4
-        for (int j = 0; j < 4; j++) q8[j] = _mm512_loadu_si512(y[i].qs + 64 * j);
+        __m512i       q8[4]; /* chunks (4k, 4k+2) in q8[2k], (4k+1, 4k+3) in q8[2k+1] */
+#pragma GCC unroll 2
+        for (int k = 0; k < 2; k++) {
+            const __m512i z0 = _mm512_loadu_si512(y[i].qs + 128 * k), z1 = _mm512_loadu_si512(y[i].qs + 128 * k + 64);
+            q8[2 * k]        = _mm512_shuffle_i32x4(z0, z1, 0x44);
+            q8[2 * k + 1]    = _mm512_shuffle_i32x4(z0, z1, 0xEE);
+        }
         __m256i si[4];
         __m128i mi[4], hd[4];
 #pragma GCC unroll 4
@@ -323,13 +330,15 @@ INLINE void q4k_rows(const int R, int64_t nb, float *s, const uint8_t *w, size_t
             hd[r]            = _mm_loadu_si128((const __m128i *)x); /* d, dmin, scales */
             const __m128i sm = k4_scales_mins(hd[r]);
             mi[r]            = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)), bp);
-            __m512i sc[4];
-            k4_scale_pairs(sm, sc);
-            __m512i sumi = _mm512_setzero_si512();
-#pragma GCC unroll 4
-            for (int j = 0; j < 4; j++) {
-                const __m512i q = _mm512_and_si512(_mm512_srlv_epi16(bcast32(x->qs + 32 * j), c04), m4);
-                sumi            = madd_acc(sumi, _mm512_maddubs_epi16(q, q8[j]), sc[j]);
+            const __m512i s16  = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(sm));
+            __m512i       sumi = _mm512_setzero_si512();
+#pragma GCC unroll 2
+            for (int k = 0; k < 2; k++) {
+                const __m512i l  = _mm512_loadu_si512(x->qs + 64 * k);
+                const __m512i lo = _mm512_and_si512(l, m4), hi = _mm512_and_si512(_mm512_srli_epi16(l, 4), m4);
+                sumi = madd_acc(sumi, _mm512_maddubs_epi16(lo, q8[2 * k]), _mm512_shuffle_epi8(s16, words2_ctrl(4 * k, 4 * k + 2)));
+                sumi = madd_acc(sumi, _mm512_maddubs_epi16(hi, q8[2 * k + 1]),
+                                _mm512_shuffle_epi8(s16, words2_ctrl(4 * k + 1, 4 * k + 3)));
             }
             si[r] = fold_halves(sumi);
         }
