@@ -236,22 +236,23 @@ INLINE __m512i row_lanes2(const int kind, const uint8_t *p0, const uint8_t *p1, 
 #endif
 }
 
-/* The fp16 at p, p + st, ... (the first R; 0 after) as the 4 words of a 64-bit integer. */
-INLINE uint64_t half4_bits(const uint8_t *p, size_t st, const int R) {
-    uint64_t v = load16(p);
-    if (R > 1) v |= (uint64_t)load16(p + st) << 16;
-    if (R > 2) v |= (uint64_t)load16(p + 2 * st) << 32;
-    if (R > 3) v |= (uint64_t)load16(p + 3 * st) << 48;
-    return v;
-}
+/* The fp16 at p, p + st, ... (the first R) into words K, K + 1, ... of h (vpinsrw from memory;
+ * gathering them in a general register costs more instructions).  K literal (clang). */
+#define HALF4_INS(h, p, st, R, K)                                                                                      \
+    do {                                                                                                               \
+        (h) = _mm_insert_epi16((h), (short)load16(p), (K));                                                            \
+        if ((R) > 1) (h) = _mm_insert_epi16((h), (short)load16((p) + (st)), (K) + 1);                                  \
+        if ((R) > 2) (h) = _mm_insert_epi16((h), (short)load16((p) + 2 * (st)), (K) + 2);                              \
+        if ((R) > 3) (h) = _mm_insert_epi16((h), (short)load16((p) + 3 * (st)), (K) + 3);                              \
+    } while (0)
 
-/* The 32-bit fields at p + k st and p + (k + 1) st (each only if that row is below R; 0 if not)
- * as one 64-bit integer. */
-INLINE uint64_t pair_bits(const uint8_t *p, size_t st, const int R, const int k) {
-    uint64_t v = 0;
-    if (R > k) v = (uint32_t)load32(p + (size_t)k * st);
-    if (R > k + 1) v |= (uint64_t)(uint32_t)load32(p + (size_t)(k + 1) * st) << 32;
-    return v;
+/* The 32-bit fields at p, p + st, ... (the first R; 0 after) as 4 dwords. */
+INLINE __m128i pair4(const uint8_t *p, size_t st, const int R) {
+    __m128i h = _mm_cvtsi32_si128(load32(p));
+    if (R > 1) h = _mm_insert_epi32(h, load32(p + st), 1);
+    if (R > 2) h = _mm_insert_epi32(h, load32(p + 2 * st), 2);
+    if (R > 3) h = _mm_insert_epi32(h, load32(p + 3 * st), 3);
+    return h;
 }
 
 /* One step of rows32: blocks i, i + 1 (two) or block i alone (the last of an odd count). */
@@ -267,10 +268,8 @@ INLINE void rows32_step(const int kind, const int R, const int two, const uint8_
     float *d = dbuf;
     __asm__("" : "+r"(d));
     if (HAS_MIN(kind)) {
-        const __m256i hx = _mm256_setr_epi64x((long long)pair_bits(pw, ws, R, 0), (long long)pair_bits(pw, ws, R, 2),
-                                              (long long)pair_bits(pw + wb1, ws, R, 0),
-                                              (long long)pair_bits(pw + wb1, ws, R, 2));
-        const __m128  fy = _mm_cvtph_ps(_mm_cvtsi64_si128((long long)pair_bits(a0, ab1, 2, 0)));
+        const __m256i hx = _mm256_inserti128_si256(_mm256_castsi128_si256(pair4(pw, ws, R)), pair4(pw + wb1, ws, R), 1);
+        const __m128  fy = _mm_cvtph_ps(_mm_insert_epi32(_mm_cvtsi32_si128(load32(a0)), load32(a1), 1));
         const __m512  dy = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3),
                                                  _mm512_castps128_ps512(fy));
         const __m512  dm = _mm512_mul_ps(_mm512_cvtph_ps(hx), dy);
@@ -278,7 +277,9 @@ INLINE void rows32_step(const int kind, const int R, const int two, const uint8_
         *msum = _mm256_add_ps(*msum, avx512_lo_ps(dm));
         if (two) *msum = _mm256_add_ps(*msum, avx512_hi_ps(dm));
     } else {
-        const __m128i hx = _mm_set_epi64x((long long)half4_bits(pw + wb1, ws, R), (long long)half4_bits(pw, ws, R));
+        __m128i hx = _mm_setzero_si128();
+        HALF4_INS(hx, pw, ws, R, 0);
+        HALF4_INS(hx, pw + wb1, ws, R, 4);
         const __m128  fy = _mm_cvtph_ps(_mm_cvtsi32_si128((int)(load16(a0) | (uint32_t)load16(a1) << 16)));
         const __m256  dy = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(fy), _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1));
         _mm256_store_ps(d, _mm256_mul_ps(_mm256_cvtph_ps(hx), dy));
