@@ -39,11 +39,11 @@ static inline int32_t load32(const void *p) {
 
 /* The 16 nibble bytes of two blocks -> 64 bytes, each half laid out as avx2_nibbles32 (low
  * nibbles of block 0, its high nibbles, then block 1's): the bytes go to 128-bit lanes
- * [q0, q0, q1, q1] by broadcast loads and one insert, one variable shift takes the high
- * nibbles down in lanes 1 and 3, one AND. */
+ * [q0, q0, q1, q1] by two broadcast loads (the second merged into lanes 2, 3 under a mask),
+ * one variable shift takes the high nibbles down in lanes 1 and 3, one AND. */
 INLINE __m512i nibbles64(const uint8_t *q0, const uint8_t *q1) {
-    const __m512i b  = _mm512_inserti64x4(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)q0)),
-                                          _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)q1)), 1);
+    const __m512i b0 = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)q0));
+    const __m512i b  = _mm512_mask_broadcast_i32x4(b0, 0xFF00, _mm_loadu_si128((const __m128i *)q1));
     const __m512i sh = _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4);
     return _mm512_and_si512(_mm512_srlv_epi64(b, sh), _mm512_set1_epi8(0x0F));
 }
