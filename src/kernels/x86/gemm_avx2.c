@@ -45,6 +45,18 @@ INLINE __m128 half4_at(const uint8_t *p, size_t st, const int n) {
     return _mm_cvtph_ps(_mm_cvtsi64_si128((long long)v));
 }
 
+/* Weight rows read ahead by the tiles that stream rows from memory (decode, small batches). */
+#define PF_ROWS 16
+
+/* Prefetch for a tile of R rows at block i: the tile's rows lie back to back, so the lines it
+ * will read PF_ROWS rows later are at the same offset in one linear stream, R * wb bytes further
+ * per block; the lines of those bytes are fetched (one stream that crosses pages in order instead
+ * of R short ones). */
+INLINE void prefetch_ahead(const uint8_t *w, size_t ws, int64_t i, const int R, const size_t wb) {
+    const char *pf = (const char *)w + (size_t)PF_ROWS * ws + (size_t)i * R * wb;
+    for (size_t o = 0; o < R * wb; o += 64) _mm_prefetch(pf + o, _MM_HINT_T0);
+}
+
 /* The 32 quants of weight block p as bytes: signed for Q4_0/Q5_0/Q8_0 (value), unsigned for
  * Q4_1/Q5_1. */
 INLINE __m256i unpack_w(const int kind, const uint8_t *p) {
@@ -96,10 +108,10 @@ INLINE void tile32_min_1(const int kind, const int R, int64_t nb, float *s, cons
         const uint8_t *pa = a + (size_t)i * sizeof(block_q8_1);
         const __m128   dy = half2_at(pa);
         const __m256i  y  = _mm256_loadu_si256((const __m256i *)(pa + 4));
+        if (R > 1) prefetch_ahead(w, ws, i, R, wb);
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
             const uint8_t *p  = w + (size_t)r * ws + (size_t)i * wb;
-            if (R > 1) _mm_prefetch((const char *)(p + (size_t)R * ws), _MM_HINT_T0);
             const __m128   dm = _mm_mul_ps(half2_at(p), dy);
             summ[r]           = _mm_add_ps(summ[r], dm);
             const __m256   pf = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(unpack_w(kind, p), y), ones));
@@ -129,13 +141,13 @@ INLINE void tile32_signed_1(const int kind, const int R, int64_t nb, float *s, c
         __m256i        yoff = _mm256_setzero_si256();
         if (kind == K_Q4_0 || kind == K_Q5_0)
             yoff = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(kind == K_Q4_0 ? 8 : 16), y), ones);
+        if (R > 1) prefetch_ahead(w, ws, i, R, wb);
         /* dx * dy of the R rows in one multiply (the same float products as one per row) */
         _Alignas(16) float d[4];
         _mm_store_ps(d, _mm_mul_ps(half4_at(pw, ws, R), _mm_set1_ps(half_at(pa, 0))));
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
             const uint8_t *p = pw + (size_t)r * ws;
-            if (R > 1) _mm_prefetch((const char *)(p + (size_t)R * ws), _MM_HINT_T0);
             __m256i lanes;
             if (kind == K_Q4_0) {
                 lanes = _mm256_sub_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(nibbles32(p + 2), y), ones), yoff);
@@ -290,6 +302,7 @@ INLINE void q40_tile(const int R, const int C, int64_t nb, float *s, size_t ss, 
     for (int64_t i = 0; i < nb; i++) {
         const uint8_t *pa  = a + (size_t)i * sizeof(block_q8_0);
         const uint8_t *pw  = w + (size_t)i * sizeof(block_q4_0);
+        if (R > 1) prefetch_ahead(w, ws, i, R, sizeof(block_q4_0));
         const __m128   dx  = half4_at(pw, ws, R);
         const __m128   dyv = _mm_loadu_ps(dy + 4 * i);
         /* dd[r]: dx_r * dy_c in lanes c and c + 4; each pair's scale is broadcast from it with
@@ -305,10 +318,7 @@ INLINE void q40_tile(const int R, const int C, int64_t nb, float *s, size_t ss, 
         }
         __m256i q[4];
 #pragma GCC unroll 4
-        for (int r = 0; r < R; r++) {
-            _mm_prefetch((const char *)(pw + (size_t)(r + R) * ws), _MM_HINT_T0);
-            q[r] = nibbles32(pw + (size_t)r * ws + 2);
-        }
+        for (int r = 0; r < R; r++) q[r] = nibbles32(pw + (size_t)r * ws + 2);
 #pragma GCC unroll 4
         for (int c = 0; c < C; c++) {
             const __m256i y  = _mm256_loadu_si256((const __m256i *)(pa + (size_t)c * as + 2));
