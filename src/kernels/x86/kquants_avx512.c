@@ -389,6 +389,12 @@ INLINE void q6k_rows(const int R, int64_t nb, float *s, const uint8_t *w, size_t
         __m512i       q8[4];
 #pragma GCC unroll 4
         for (int j = 0; j < 4; j++) q8[j] = _mm512_loadu_si512(y[i].qs + 64 * j);
+        /* d * dy of the R rows in float lanes 0..R-1 (the fp16 d's converted together, exactly) */
+        uint64_t dh = 0;
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) dh |= (uint64_t)((const block_q6_K *)(w + (size_t)r * ws) + i)->d << (16 * r);
+        const __m128 d4 = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)dh)), _mm_set1_ps(y[i].d));
+        const __m512 dr = _mm512_castps128_ps512(d4);
 #pragma GCC unroll 2
         for (int p = 0; p < P; p++) {
             const int         ra = 2 * p, rb = 2 * p + 1 < R ? 2 * p + 1 : 2 * p;
@@ -411,9 +417,8 @@ INLINE void q6k_rows(const int R, int64_t nb, float *s, const uint8_t *w, size_t
             /* [fold(ua) | fold(ub)] minus the two rows' 32 x scaled bsums */
             const __m512i f    = _mm512_add_epi32(_mm512_shuffle_i32x4(ua, ub, 0x44), _mm512_shuffle_i32x4(ua, ub, 0xEE));
             const __m512i corr = _mm512_slli_epi32(_mm512_madd_epi16(bs, avx512_join(sa, sb)), 5);
-            const float   dy   = y[i].d;
-            const __m512  dd   = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(avx2_half(xa->d) * dy)),
-                                                    _mm256_set1_ps(avx2_half(xb->d) * dy), 1);
+            const __m512i ix   = avx512_join(_mm256_set1_epi32(ra), _mm256_set1_epi32(rb));
+            const __m512  dd   = _mm512_permutexvar_ps(ix, dr); /* d*dy of row a | of row b */
             acc[p] = _mm512_fmadd_ps(dd, _mm512_cvtepi32_ps(_mm512_sub_epi32(f, corr)), acc[p]);
         }
     }
