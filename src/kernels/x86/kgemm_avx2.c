@@ -295,7 +295,12 @@ void hearth_avx2_vec_dot4_q6_K_tiled(int64_t n, float *s, size_t s_stride, const
     for (int k = 0; k < 4; k++) s[(size_t)k * s_stride] = out[k];
 }
 
-/* Multi-row kernels (see kernels_impl.h): every token against the rows, 4 rows at a time. */
+/* Multi-row kernels (see kernels_impl.h): every token against the rows.  The first token reads
+ * the rows one after the other, front to back: the rows are adjacent, so that is one sequential
+ * stream, which the hardware prefetcher follows; 4 rows at a time (4 interleaved streams, even
+ * with the next group prefetched) read memory at about half the rate (GEMV of 32768 x 2048 and
+ * 8192 x 8192, CPU time, 1 thread: Q6_K 7-8.5 -> 13-16 GB/s, Q4_K 6-8 -> 9-10 GB/s).  The
+ * other tokens find the rows in cache and take them 4 at a time, sharing the activation work. */
 #define DEFINE_ROWS(name, rows_fn)                                                                          \
     void hearth_avx2_rows_##name(int64_t n, float *s, size_t ss, const void *w, size_t ws, int64_t nr,      \
                                  const void *a, size_t as, int64_t nc) {                                    \
@@ -304,7 +309,8 @@ void hearth_avx2_vec_dot4_q6_K_tiled(int64_t n, float *s, size_t s_stride, const
         for (int64_t c = 0; c < nc; c++) {                                                                  \
             const block_q8_K *y = (const block_q8_K *)(A + c * as);                                         \
             int64_t           r = 0;                                                                        \
-            for (; r + 4 <= nr; r += 4) rows_fn(4, nb, s + c * ss + r, W + r * ws, ws, y);                  \
+            if (c > 0)                                                                                      \
+                for (; r + 4 <= nr; r += 4) rows_fn(4, nb, s + c * ss + r, W + r * ws, ws, y);              \
             for (; r < nr; r++) rows_fn(1, nb, s + c * ss + r, W + r * ws, ws, y);                          \
         }                                                                                                   \
     }
