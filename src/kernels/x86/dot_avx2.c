@@ -38,11 +38,15 @@ void hearth_avx2_vec_dot_f16(int64_t n, float *s, const void *w, const void *a) 
  * One token (f16_rows) takes chunks of F16_CHUNK1 columns, whole rows up to 8192 columns, so
  * the rows are read front to back, one after the other: a tile's rows are adjacent in memory,
  * and chunks of 1024 columns (2 KiB runs of each of 16 rows in turn) kept the hardware
- * prefetcher from following them (8192 x 2048 GEMV, CPU time, 1 thread: 10 -> 17 GB/s;
- * 2048 x 8192: 7-10 -> 10 GB/s). */
-#define F16_CHUNK  1024
-#define F16_CHUNK1 8192
-#define F16_ROWS   16
+ * prefetcher from following them (8192 x 2048 GEMV, CPU time, 1 thread: 10 -> 17 GB/s).
+ * Past F16_SEQ_MAX columns the widened activations (32 KiB at 8192) no longer stay in L1
+ * beside the streamed weights, and reading them back from L2 for every row is what limits:
+ * there 4 rows run together, each weight vector's activation loaded once for the 4 (4096 x
+ * 8192 GEMV: 9-11 -> 15-17 GB/s; at 2048 columns 4 rows together are slower, 14-16 GB/s). */
+#define F16_CHUNK   1024
+#define F16_CHUNK1  8192
+#define F16_SEQ_MAX 4096
+#define F16_ROWS    16
 static void f16_rows(int64_t n, float *s, const uint16_t *w, size_t ws, int64_t nr, const uint16_t *y) {
     _Alignas(32) float yf[F16_CHUNK1];
     __m256             acc[F16_ROWS][4];
@@ -53,7 +57,33 @@ static void f16_rows(int64_t n, float *s, const uint16_t *w, size_t ws, int64_t 
         const int64_t len = n32 - c0 < F16_CHUNK1 ? n32 - c0 : F16_CHUNK1;
         for (int64_t i = 0; i < len; i += 8)
             _mm256_store_ps(yf + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(y + c0 + i))));
-        for (int64_t r = 0; r < nr; r++) {
+        int64_t r = 0;
+        if (len > F16_SEQ_MAX)
+            for (; r + 4 <= nr; r += 4) {
+                const uint16_t *x[4];
+                __m256          c[4][4];
+#pragma GCC unroll 4
+                for (int g = 0; g < 4; g++) {
+                    x[g] = (const uint16_t *)((const uint8_t *)w + (size_t)(r + g) * ws) + c0;
+#pragma GCC unroll 4
+                    for (int k = 0; k < 4; k++) c[g][k] = acc[r + g][k];
+                }
+                for (int64_t i = 0; i < len; i += 32) {
+#pragma GCC unroll 4
+                    for (int k = 0; k < 4; k++) {
+                        const __m256 yv = _mm256_load_ps(yf + i + 8 * k);
+#pragma GCC unroll 4
+                        for (int g = 0; g < 4; g++)
+                            c[g][k] = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x[g] + i + 8 * k))),
+                                                      yv, c[g][k]);
+                    }
+                }
+#pragma GCC unroll 4
+                for (int g = 0; g < 4; g++)
+#pragma GCC unroll 4
+                    for (int k = 0; k < 4; k++) acc[r + g][k] = c[g][k];
+            }
+        for (; r < nr; r++) {
             const uint16_t *x  = (const uint16_t *)((const uint8_t *)w + (size_t)r * ws) + c0;
             __m256          a0 = acc[r][0], a1 = acc[r][1], a2 = acc[r][2], a3 = acc[r][3];
             for (int64_t i = 0; i < len; i += 32) {
