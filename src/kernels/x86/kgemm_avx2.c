@@ -115,6 +115,25 @@ INLINE void q4k_rows(const int R, int64_t nb, float *s, const uint8_t *w, size_t
     for (int r = 0; r < R; r++) s[r] = out[r];
 }
 
+/* One Q4_K row against one Q8_K row, the bits of q4k_rows(1, ...) with less work per block:
+ * the block's integer sum and min sum are reduced together (both exact, so the order does not
+ * matter) and its d and dmin converted in one step; lane 0 holds acc, lane 1 mins, and each
+ * takes the same float operations as in q4k_rows. */
+INLINE float q4k_row1(int64_t nb, const block_q4_K *x, const block_q8_K *y) {
+    __m128 am = _mm_setzero_ps(); /* lane 0: acc, lane 1: mins */
+    for (int64_t i = 0; i < nb; i++) {
+        __m128i       mi;
+        const __m256i si = q4k_block(&x[i], y[i].qs, bsums_pairs(y[i].bsums), &mi);
+        const __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(si), _mm256_extracti128_si256(si, 1));
+        const __m128i t  = _mm_hadd_epi32(_mm_hadd_epi32(s4, mi), _mm_setzero_si128()); /* isum, imin */
+        uint32_t      dd;
+        memcpy(&dd, &x[i].d, sizeof dd); /* d, dmin */
+        const __m128 dm = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)dd)), _mm_set1_ps(y[i].d));
+        am              = _mm_fmadd_ps(_mm_cvtepi32_ps(t), dm, am);
+    }
+    return _mm_cvtss_f32(_mm_sub_ss(am, _mm_movehdup_ps(am)));
+}
+
 /* The 128 6-bit quants of half h of a Q6_K block (ql: its 64 low-nibble bytes, qh: its 32
  * high-bit bytes) as 4 vectors of unsigned bytes 0..63. */
 INLINE void q6k_unpack_half(const uint8_t *ql, const uint8_t *qhp, __m256i q[4]) {
@@ -315,5 +334,11 @@ void hearth_avx2_vec_dot4_q6_K_tiled(int64_t n, float *s, size_t s_stride, const
         }                                                                                                   \
     }
 
-DEFINE_ROWS(q4_K, q4k_rows)
+/* One Q4_K row: q4k_row1 (the bits of q4k_rows(1, ...)). */
+INLINE void q4k_rows_or_1(const int R, int64_t nb, float *s, const uint8_t *w, size_t ws, const block_q8_K *y) {
+    if (R == 1) *s = q4k_row1(nb, (const block_q4_K *)w, y);
+    else q4k_rows(R, nb, s, w, ws, y);
+}
+
+DEFINE_ROWS(q4_K, q4k_rows_or_1)
 DEFINE_ROWS(q6_K, q6k_rows)
