@@ -3,6 +3,8 @@
 #ifndef HEARTH_AVX2_UTIL_H
 #define HEARTH_AVX2_UTIL_H
 
+#include "tensor/blocks.h"
+
 #include <immintrin.h>
 #include <stdint.h>
 #include <string.h>
@@ -49,6 +51,42 @@ static inline __m256i avx2_dot_us8(__m256i ux, __m256i sy) {
 /* Sum over pairs of signed x times signed y (|x| <= 127), as 8 int32 lanes. */
 static inline __m256i avx2_dot_s8(__m256i x, __m256i y) {
     return avx2_dot_us8(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+}
+
+/* Unaligned 16/32-bit loads. */
+static inline uint16_t load16(const void *p) {
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
+static inline int32_t load32(const void *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* The 32-element block kinds of the tile kernels (gemm_avx2.c, q_avx512.c): weight block bytes
+ * and whether the kind has mins (Q4_1, Q5_1: activations in Q8_1, else Q8_0). */
+enum { K_Q4_0, K_Q4_1, K_Q5_0, K_Q5_1, K_Q8_0 };
+#define WBYTES(k)                                                                                           \
+    ((k) == K_Q4_0 ? sizeof(block_q4_0)                                                                     \
+     : (k) == K_Q4_1 ? sizeof(block_q4_1)                                                                   \
+     : (k) == K_Q5_0 ? sizeof(block_q5_0)                                                                   \
+     : (k) == K_Q5_1 ? sizeof(block_q5_1)                                                                   \
+                     : sizeof(block_q8_0))
+#define HAS_MIN(k) ((k) == K_Q4_1 || (k) == K_Q5_1)
+
+/* bsums[2j] + bsums[2j+1], j < 8, as int16 (no saturation: 32 int8 values). */
+static inline __m128i avx2_bsums_pairs(const int16_t *bsums) {
+    const __m256i t = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bsums), _mm256_set1_epi16(1));
+    return _mm_packs_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
+}
+
+/* The 4 int32 sums of 4 vectors of 8 int32 lanes (lane r: the sum of v[r]). */
+static inline __m128i avx2_hsum4_epi32(__m256i v0, __m256i v1, __m256i v2, __m256i v3) {
+    const __m256i t = _mm256_hadd_epi32(_mm256_hadd_epi32(v0, v1), _mm256_hadd_epi32(v2, v3));
+    return _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
 }
 
 #endif /* HEARTH_AVX2_UTIL_H */

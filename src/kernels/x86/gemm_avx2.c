@@ -13,16 +13,6 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
-enum { K_Q4_0, K_Q4_1, K_Q5_0, K_Q5_1, K_Q8_0 };
-
-/* Bytes per weight block and per activation block (Q8_0 or Q8_1) of a kind. */
-#define WBYTES(k)                                                                                           \
-    ((k) == K_Q4_0 ? sizeof(block_q4_0)                                                                     \
-     : (k) == K_Q4_1 ? sizeof(block_q4_1)                                                                   \
-     : (k) == K_Q5_0 ? sizeof(block_q5_0)                                                                   \
-     : (k) == K_Q5_1 ? sizeof(block_q5_1)                                                                   \
-                     : sizeof(block_q8_0))
-#define HAS_MIN(k) ((k) == K_Q4_1 || (k) == K_Q5_1)
 #define SIGNED(k)  (!HAS_MIN(k))
 
 /* 16 bytes of nibbles -> 32 bytes as avx2_nibbles32 would (low nibbles in bytes 0..15, high in 16..31),
@@ -167,12 +157,6 @@ INLINE void tile32_signed_1(const int kind, const int R, int64_t nb, float *s, c
     }
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++) s[r] = avx2_hsum_ps(acc[r]);
-}
-
-static inline int32_t load32(const uint8_t *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return v;
 }
 
 /* s[c * ss + r] = dot(weight row r, activation row c) for r < R, c < C (C <= 4), over nb blocks.

@@ -63,23 +63,11 @@ INLINE __m256i q4k_block(const block_q4_K *x, const int8_t *q8, __m128i bpair, _
     return sumi;
 }
 
-/* bsums[2j] + bsums[2j+1], j < 8, as int16. */
-INLINE __m128i bsums_pairs(const int16_t *bsums) {
-    const __m256i t = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bsums), _mm256_set1_epi16(1));
-    return _mm_packs_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
-}
-
-/* The 4 int32 sums of 4 vectors of 8 int32 lanes (lane r: the sum of v[r]). */
-INLINE __m128i hsum4_epi32(__m256i v0, __m256i v1, __m256i v2, __m256i v3) {
-    const __m256i t = _mm256_hadd_epi32(_mm256_hadd_epi32(v0, v1), _mm256_hadd_epi32(v2, v3));
-    return _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
-}
-
 /* R (1..4) Q4_K rows against one Q8_K row: s[r] = dot(row r, a), rows ws bytes apart. */
 INLINE void q4k_rows(const int R, int64_t nb, float *s, const uint8_t *w, size_t ws, const block_q8_K *y) {
     __m128 acc = _mm_setzero_ps(), mins = _mm_setzero_ps(); /* lane r: row r */
     for (int64_t i = 0; i < nb; i++) {
-        const __m128i bp = bsums_pairs(y[i].bsums);
+        const __m128i bp = avx2_bsums_pairs(y[i].bsums);
         const __m128  dy = _mm_set1_ps(y[i].d);
         __m256i       si[4];
         __m128i       mi[4];
@@ -102,7 +90,7 @@ INLINE void q4k_rows(const int R, int64_t nb, float *s, const uint8_t *w, size_t
             dh[r] = x->d;
             mh[r] = x->dmin;
         }
-        const __m128 isum = _mm_cvtepi32_ps(hsum4_epi32(si[0], si[1], si[2], si[3]));
+        const __m128 isum = _mm_cvtepi32_ps(avx2_hsum4_epi32(si[0], si[1], si[2], si[3]));
         const __m128 imin = _mm_cvtepi32_ps(_mm_hadd_epi32(_mm_hadd_epi32(mi[0], mi[1]), _mm_hadd_epi32(mi[2], mi[3])));
         const __m128 d    = _mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)dh));
         const __m128 dm   = _mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)mh));
@@ -123,7 +111,7 @@ INLINE float q4k_row1(int64_t nb, const block_q4_K *x, const block_q8_K *y) {
     __m128 am = _mm_setzero_ps(); /* lane 0: acc, lane 1: mins */
     for (int64_t i = 0; i < nb; i++) {
         __m128i       mi;
-        const __m256i si = q4k_block(&x[i], y[i].qs, bsums_pairs(y[i].bsums), &mi);
+        const __m256i si = q4k_block(&x[i], y[i].qs, avx2_bsums_pairs(y[i].bsums), &mi);
         const __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(si), _mm256_extracti128_si256(si, 1));
         const __m128i t  = _mm_hadd_epi32(_mm_hadd_epi32(s4, mi), _mm_setzero_si128()); /* isum, imin */
         uint32_t      dd;
@@ -235,7 +223,7 @@ void hearth_avx2_vec_dot4_q4_K_gemm(int64_t n, float *s, size_t s_stride, const 
 #pragma GCC unroll 4
         for (int k = 0; k < 4; k++) {
             y[k]  = (const block_q8_K *)((const uint8_t *)a + (size_t)k * a_stride) + i;
-            mk[k] = _mm_madd_epi16(bsums_pairs(y[k]->bsums), mn16); /* lane j: min sum of pair j */
+            mk[k] = _mm_madd_epi16(avx2_bsums_pairs(y[k]->bsums), mn16); /* lane j: min sum of pair j */
         }
         /* transpose: tj[j] lane k = mk[k] lane j */
         const __m128i t0 = _mm_unpacklo_epi32(mk[0], mk[1]), t1 = _mm_unpacklo_epi32(mk[2], mk[3]);
@@ -260,7 +248,7 @@ void hearth_avx2_vec_dot4_q4_K_gemm(int64_t n, float *s, size_t s_stride, const 
                 const __m256i ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
                 v[k]             = _mm256_add_epi32(_mm256_madd_epi16(pl, sl), _mm256_madd_epi16(ph, sh));
             }
-            acc  = _mm_fmadd_ps(_mm_cvtepi32_ps(hsum4_epi32(v[0], v[1], v[2], v[3])), dxy, acc);
+            acc  = _mm_fmadd_ps(_mm_cvtepi32_ps(avx2_hsum4_epi32(v[0], v[1], v[2], v[3])), dxy, acc);
             mins = _mm_fmadd_ps(_mm_cvtepi32_ps(tj[j]), dmy, mins);
         }
     }
@@ -305,7 +293,7 @@ void hearth_avx2_vec_dot4_q6_K_tiled(int64_t n, float *s, size_t s_stride, const
                 }
             }
         }
-        const __m128 isum = _mm_cvtepi32_ps(hsum4_epi32(sumi[0], sumi[1], sumi[2], sumi[3]));
+        const __m128 isum = _mm_cvtepi32_ps(avx2_hsum4_epi32(sumi[0], sumi[1], sumi[2], sumi[3]));
         const __m128 dy   = _mm_setr_ps(y[0]->d, y[1]->d, y[2]->d, y[3]->d);
         acc = _mm_fmadd_ps(_mm_mul_ps(_mm_set1_ps(avx2_half(x[i].d)), isum), dy, acc);
     }

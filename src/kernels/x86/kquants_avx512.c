@@ -281,18 +281,6 @@ void K512(vec_dot_q2_K)(int64_t n, float *s, const void *w, const void *a) {
  * block loaded once for the 4 rows, each row's integer work that of its vec_dot above, and the
  * rows' float steps in the lanes of one vector (independent chains), in vec_dot's order. */
 
-/* bsums[2j] + bsums[2j+1], j < 8, as int16 (no saturation: 32 int8 values). */
-INLINE __m128i bsums_pairs(const int16_t *bsums) {
-    const __m256i t = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bsums), _mm256_set1_epi16(1));
-    return _mm_packs_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
-}
-
-/* The 4 int32 sums of 4 vectors of 8 int32 lanes (lane r: the sum of v[r]). */
-INLINE __m128i hsum4_epi32(__m256i v0, __m256i v1, __m256i v2, __m256i v3) {
-    const __m256i t = _mm256_hadd_epi32(_mm256_hadd_epi32(v0, v1), _mm256_hadd_epi32(v2, v3));
-    return _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
-}
-
 /* R (1..4) Q4_K rows (ws bytes apart) against one Q8_K row: s[r] = vec_dot_q4_K(row r, a).
  * Only each row's integer total counts (vec_dot reduces its lanes), so the quants are taken 64
  * bytes at a time: qs[64k..64k+63] holds chunks 4k, 4k+2 in its low nibbles and 4k+1, 4k+3 in
@@ -303,7 +291,7 @@ INLINE void q4k_rows(const int R, int64_t nb, float *s, const uint8_t *w, size_t
     const __m512i m4 = _mm512_set1_epi8(0x0F);
     __m256        acc = _mm256_setzero_ps(); /* lane 2r: row r's sums, lane 2r+1: its mins */
     for (int64_t i = 0; i < nb; i++) {
-        const __m128i bp = bsums_pairs(y[i].bsums);
+        const __m128i bp = avx2_bsums_pairs(y[i].bsums);
         __m512i       q8[4]; /* chunks (4k, 4k+2) in q8[2k], (4k+1, 4k+3) in q8[2k+1] */
 #pragma GCC unroll 2
         for (int k = 0; k < 2; k++) {
@@ -342,7 +330,7 @@ INLINE void q4k_rows(const int R, int64_t nb, float *s, const uint8_t *w, size_t
             }
             si[r] = fold_halves(sumi);
         }
-        const __m128i S  = hsum4_epi32(si[0], si[1], si[2], si[3]);
+        const __m128i S  = avx2_hsum4_epi32(si[0], si[1], si[2], si[3]);
         const __m128i M  = _mm_hadd_epi32(_mm_hadd_epi32(mi[0], mi[1]), _mm_hadd_epi32(mi[2], mi[3]));
         const __m256i SM = _mm256_set_m128i(_mm_unpackhi_epi32(S, M), _mm_unpacklo_epi32(S, M));
         /* d, dmin of row r (int32 lane 0 of its first 16 bytes) as fp16 pair r */

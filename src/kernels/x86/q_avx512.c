@@ -15,28 +15,6 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
-enum { K_Q4_0, K_Q4_1, K_Q5_0, K_Q5_1, K_Q8_0 };
-
-#define WBYTES(k)                                                                                                      \
-    ((k) == K_Q4_0   ? sizeof(block_q4_0)                                                                              \
-     : (k) == K_Q4_1 ? sizeof(block_q4_1)                                                                              \
-     : (k) == K_Q5_0 ? sizeof(block_q5_0)                                                                              \
-     : (k) == K_Q5_1 ? sizeof(block_q5_1)                                                                              \
-                     : sizeof(block_q8_0))
-#define HAS_MIN(k) ((k) == K_Q4_1 || (k) == K_Q5_1)
-
-static inline uint16_t load16(const void *p) {
-    uint16_t v;
-    memcpy(&v, p, 2);
-    return v;
-}
-
-static inline int32_t load32(const void *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
 /* The 16 nibble bytes of two blocks -> 64 bytes, each half laid out as avx2_nibbles32 (low
  * nibbles of block 0, its high nibbles, then block 1's): the bytes go to 128-bit lanes
  * [q0, q0, q1, q1] by two broadcast loads (the second merged into lanes 2, 3 under a mask),
