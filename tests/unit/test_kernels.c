@@ -529,6 +529,52 @@ static void test_isa_gemm(void) {
     check_multi("gemm", hearth_kernels_gemm_isa, shapes, HEARTH_ARRAY_LEN(shapes));
 }
 
+/* The F16 tile kernel of each ISA against its vec_dot, bit for bit, at lengths with 8-element
+ * and scalar tails (n % 32 >= 8 and not), several column blocks of the prefill kernel (past
+ * 1024 and 2048) and past its single-token 4-row threshold (4096), row counts with and without
+ * a 4-row tail, token counts with a 3-token tail and past one token group (48). */
+static void test_isa_gemm_f16(void) {
+    static const int64_t ns[]     = { 1, 7, 8, 31, 33, 40, 61, 72, 1000, 1064, 2048 + 40, 4096 + 57 };
+    static const int     shapes[][2] = { { 1, 2 }, { 4, 3 }, { 5, 7 }, { 16, 8 }, { 3, 50 }, { 9, 1 } };
+    enum { MAX_R = 16, MAX_C = 50, MAX_N = 4096 + 57 };
+    const size_t ws = MAX_N * 2 + 6, as = MAX_N * 2 + 10; /* odd strides */
+    uint8_t     *w = malloc(ws * MAX_R), *a = malloc(as * MAX_C);
+    float       *s = malloc(sizeof(float) * (MAX_R + 3) * MAX_C);
+    for (size_t ii = 0; ii < HEARTH_ARRAY_LEN(fast_isas); ii++) {
+        if (!hearth_kernels_cpu_has(fast_isas[ii])) continue;
+        hearth_gemm_fn             g  = hearth_kernels_gemm_isa(fast_isas[ii], HEARTH_TYPE_F16);
+        const hearth_type_kernels *kf = hearth_kernels_table(fast_isas[ii], HEARTH_TYPE_F16);
+        if (!g) continue;
+        int bad = 0, checked = 0;
+        for (size_t ni = 0; ni < HEARTH_ARRAY_LEN(ns); ni++) {
+            const int64_t n = ns[ni];
+            for (int r = 0; r < MAX_R; r++)
+                for (int64_t i = 0; i < n; i++) ((uint16_t *)(w + r * ws))[i] = hearth_fp32_to_fp16(rng_unit());
+            for (int c = 0; c < MAX_C; c++)
+                for (int64_t i = 0; i < n; i++)
+                    ((uint16_t *)(a + c * as))[i] = hearth_fp32_to_fp16(rng_unit() * (c == 0 ? 50.0f : 1.0f));
+            for (size_t si = 0; si < HEARTH_ARRAY_LEN(shapes); si++) {
+                const int    nr = shapes[si][0], nc = shapes[si][1];
+                const size_t ss = (size_t)nr + 3;
+                g(n, s, ss, w, ws, nr, a, as, nc);
+                for (int c = 0; c < nc; c++)
+                    for (int r = 0; r < nr; r++) {
+                        float s1;
+                        kf->vec_dot(n, &s1, w + r * ws, a + c * as);
+                        checked++;
+                        if (memcmp(&s1, &s[c * ss + r], sizeof s1) && bad++ < 3)
+                            printf("# %s F16 gemm n=%lld %dx%d (%d,%d): %g vs %g\n", fast_isas[ii], (long long)n, nr,
+                                   nc, r, c, s[c * ss + r], s1);
+                    }
+            }
+        }
+        CHECKF(bad == 0, "%s F16 gemm: %d of %d mismatches", fast_isas[ii], bad, checked);
+    }
+    free(w);
+    free(a);
+    free(s);
+}
+
 /* The multi-row (decode) kernels, for row counts with and without a tail. */
 static void test_isa_rows(void) {
     static const int shapes[][2] = { { 1, 1 }, { 4, 1 }, { 5, 1 }, { 11, 3 }, { 3, 2 } };
@@ -783,6 +829,7 @@ int main(void) {
     RUN(test_isa_vec_dot4);
     RUN(test_isa_batch_order);
     RUN(test_isa_gemm);
+    RUN(test_isa_gemm_f16);
     RUN(test_isa_rows);
     RUN(test_isa_convert);
     RUN(test_golden_sizes);

@@ -43,7 +43,6 @@ void hearth_avx2_vec_dot_f16(int64_t n, float *s, const void *w, const void *a) 
  * beside the streamed weights, and reading them back from L2 for every row is what limits:
  * there 4 rows run together, each weight vector's activation loaded once for the 4 (4096 x
  * 8192 GEMV: 9-11 -> 15-17 GB/s; at 2048 columns 4 rows together are slower, 14-16 GB/s). */
-#define F16_CHUNK   1024
 #define F16_CHUNK1  8192
 #define F16_SEQ_MAX 4096
 #define F16_ROWS    16
@@ -110,74 +109,168 @@ static void f16_rows(int64_t n, float *s, const uint16_t *w, size_t ws, int64_t 
     }
 }
 
-/* T (2 or 3) tokens against up to F16_ROWS rows (prefill): each weight vector is widened once
- * and used for the T tokens; every (row, token) keeps its own 4 accumulators in the order of
- * vec_dot_f16, so the bits are those of f16_rows / vec_dot_f16. */
-static inline __attribute__((always_inline)) void f16_rows_tok(const int T, int64_t n, float *s, size_t ss,
-                                                               const uint16_t *w, size_t ws, int64_t nr,
-                                                               const uint8_t *a, size_t as) {
-    _Alignas(32) float yf[3][F16_CHUNK];
-    __m256             acc[F16_ROWS][3][4];
-    const int64_t      n32 = n & ~(int64_t)31;
-    for (int64_t r = 0; r < nr; r++)
-        for (int t = 0; t < T; t++)
-            for (int k = 0; k < 4; k++) acc[r][t][k] = _mm256_setzero_ps();
-    for (int64_t c0 = 0; c0 < n32; c0 += F16_CHUNK) {
-        const int64_t len = n32 - c0 < F16_CHUNK ? n32 - c0 : F16_CHUNK;
-        for (int t = 0; t < T; t++) {
-            const uint16_t *y = (const uint16_t *)(a + (size_t)t * as);
-            for (int64_t i = 0; i < len; i += 8)
-                _mm256_store_ps(yf[t] + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(y + c0 + i))));
-        }
-        for (int64_t r = 0; r < nr; r++) {
-            const uint16_t *x = (const uint16_t *)((const uint8_t *)w + (size_t)r * ws) + c0;
-            __m256          c[3][4];
-#pragma GCC unroll 3
-            for (int t = 0; t < T; t++)
+/* Prefill (2 or more tokens): a GEMM whose every (row, token) keeps vec_dot_f16's 4 sums.
+ * Sum k of vec_dot_f16 only ever sees elements 32j+8k .. 32j+8k+7, in the order of j, so the
+ * k loop runs as 4 phases, phase k adding those elements into one register per (row, token);
+ * the 4 phase sums are kept between column blocks and combined at the end exactly as
+ * vec_dot_f16 combines its accumulators (8-element tail into sum 0, then
+ * ((s0 + s1) + (s2 + s3)), then the scalar tail), so the bits are the same.
+ * The register tile is 4 rows x 3 tokens: 12 sums, and per 8 columns 4 weight and 3 activation
+ * conversions for 12 FMAs (tinyBLAS's 4 x 3 tile, which llama.cpp runs here, has the same
+ * inner loop; its sums are not vec_dot's, so its bits differ).  Tokens go in groups of F16_NG;
+ * within a group, 4 rows at a time run over the columns in blocks of F16_KC.  The 4 rows'
+ * block is first copied phase by phase (8 KiB, one 64-byte line per step), so it stays in L1
+ * for all the group's token tiles and their 4 phases: read in place, rows 4 or 16 KiB apart
+ * fall into the same L1 sets as each other and as the activation rows, and were evicted
+ * between tiles.  The next block of weights (or the next 4 rows' first) is prefetched a part
+ * per token tile.  pp128 on the 1B-shape F16 model: see the commit that brought this in. */
+#define F16_KC 1024
+#define F16_NG 48
+
+/* Phase sums acc[r][t] of R rows x T tokens (R <= 4, T <= 3) over nj steps of `step` elements
+ * (first: from zero): row r's 8 weights of the first step at x + r * ws bytes, token t's
+ * activations at y + t * as bytes. */
+static inline __attribute__((always_inline)) void f16_tile(const int R, const int T, int64_t nj, int64_t step,
+                                                           const uint16_t *x, size_t ws, const uint8_t *y, size_t as,
+                                                           __m256 (*acc)[F16_NG], int first) {
+    const uint16_t *xr[4], *yt[3];
+    __m256          c[4][3];
 #pragma GCC unroll 4
-                for (int k = 0; k < 4; k++) c[t][k] = acc[r][t][k];
-            for (int64_t i = 0; i < len; i += 32) {
-#pragma GCC unroll 4
-                for (int k = 0; k < 4; k++) {
-                    const __m256 wv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i + 8 * k)));
+    for (int r = 0; r < R; r++) {
+        xr[r] = (const uint16_t *)((const uint8_t *)x + (size_t)r * ws);
 #pragma GCC unroll 3
-                    for (int t = 0; t < T; t++) c[t][k] = _mm256_fmadd_ps(wv, _mm256_load_ps(yf[t] + i + 8 * k), c[t][k]);
-                }
-            }
+        for (int t = 0; t < T; t++) c[r][t] = first ? _mm256_setzero_ps() : acc[r][t];
+    }
 #pragma GCC unroll 3
-            for (int t = 0; t < T; t++)
+    for (int t = 0; t < T; t++) yt[t] = (const uint16_t *)(y + (size_t)t * as);
+    for (int64_t j = 0, i = 0; j < nj; j++, i += step) {
+        __m256 a[3];
+#pragma GCC unroll 3
+        for (int t = 0; t < T; t++) a[t] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(yt[t] + i)));
 #pragma GCC unroll 4
-                for (int k = 0; k < 4; k++) acc[r][t][k] = c[t][k];
+        for (int r = 0; r < R; r++) {
+            const __m256 wv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(xr[r] + i)));
+#pragma GCC unroll 3
+            for (int t = 0; t < T; t++) c[r][t] = _mm256_fmadd_ps(wv, a[t], c[r][t]);
         }
     }
-    for (int64_t r = 0; r < nr; r++) {
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 3
+        for (int t = 0; t < T; t++) acc[r][t] = c[r][t];
+}
+
+/* f16_tile for R rows (1..4) and T tokens (1..3) known only at run time. */
+static void f16_tile_rt(int R, int T, int64_t nj, int64_t step, const uint16_t *x, size_t ws, const uint8_t *y,
+                        size_t as, __m256 (*acc)[F16_NG], int first) {
+    switch (R * 4 + T) {
+    case 4 * 4 + 3: f16_tile(4, 3, nj, step, x, ws, y, as, acc, first); break;
+    case 4 * 4 + 2: f16_tile(4, 2, nj, step, x, ws, y, as, acc, first); break;
+    case 4 * 4 + 1: f16_tile(4, 1, nj, step, x, ws, y, as, acc, first); break;
+    case 3 * 4 + 3: f16_tile(3, 3, nj, step, x, ws, y, as, acc, first); break;
+    case 3 * 4 + 2: f16_tile(3, 2, nj, step, x, ws, y, as, acc, first); break;
+    case 3 * 4 + 1: f16_tile(3, 1, nj, step, x, ws, y, as, acc, first); break;
+    case 2 * 4 + 3: f16_tile(2, 3, nj, step, x, ws, y, as, acc, first); break;
+    case 2 * 4 + 2: f16_tile(2, 2, nj, step, x, ws, y, as, acc, first); break;
+    case 2 * 4 + 1: f16_tile(2, 1, nj, step, x, ws, y, as, acc, first); break;
+    case 1 * 4 + 3: f16_tile(1, 3, nj, step, x, ws, y, as, acc, first); break;
+    case 1 * 4 + 2: f16_tile(1, 2, nj, step, x, ws, y, as, acc, first); break;
+    default: f16_tile(1, 1, nj, step, x, ws, y, as, acc, first); break;
+    }
+}
+
+/* Prefetches (with hint h) part `part` of `parts` of the lines of R rows ws bytes apart from
+ * w, columns c0 .. c0+len-1. */
+#define f16_prefetch(w, ws, R, c0, len, part, parts, h)                                                             \
+    do {                                                                                                           \
+        const int64_t lines_ = ((len) + 31) / 32, total_ = (R) * lines_, per_ = (total_ + (parts) - 1) / (parts); \
+        for (int64_t l_ = (part) * per_; l_ < total_ && l_ < ((part) + 1) * per_; l_++)                           \
+            _mm_prefetch((const char *)(w) + (size_t)(l_ / lines_) * (ws) + (size_t)((c0) + 32 * (l_ % lines_)) * 2, \
+                         h);                                                                                       \
+    } while (0)
+
+/* Rows 0 .. R-1 (R <= 4) of w against tokens 0 .. nt-1 (nt <= F16_NG) of a; the next block of
+ * weights, after the last the first of nw (the next rows, maybe past the matrix: only
+ * prefetched, which never faults), is prefetched along the way. */
+static void f16_quad(int R, int64_t n, float *s, size_t ss, const uint16_t *w, size_t ws, const uint8_t *a,
+                     size_t as, int nt, const uint16_t *nw) {
+    __m256        acc[4][4][F16_NG]; /* (phase, row, token) */
+    const int64_t n32 = n & ~(int64_t)31;
+    _Alignas(64) uint16_t wp[4 * F16_KC]; /* (phase, step, row, 8) */
+    if (n32 == 0)
+        for (int k = 0; k < 4; k++)
+            for (int r = 0; r < R; r++)
+                for (int t = 0; t < nt; t++) acc[k][r][t] = _mm256_setzero_ps();
+    for (int64_t c0 = 0; c0 < n32; c0 += F16_KC) {
+        const int64_t nj = (n32 - c0 < F16_KC ? n32 - c0 : F16_KC) / 32;
+        const int64_t nc0 = c0 + F16_KC < n32 ? c0 + F16_KC : 0, nlen = n32 - nc0 < F16_KC ? n32 - nc0 : F16_KC;
+        const int     tiles = (nt + 2) / 3;
+        int           t  = 0;
+        /* the block's weights, phase by phase (one line per step), when 2 or more tiles use them */
+        const uint16_t *wb = w + c0;
+        size_t          wbs = ws;
+        int64_t         kofs = 8;
+        if (tiles > 1) {
+            for (int r = 0; r < R; r++) {
+                const __m128i *src = (const __m128i *)((const uint8_t *)wb + (size_t)r * ws);
+                for (int64_t j = 0; j < nj; j++)
+                    for (int k = 0; k < 4; k++)
+                        _mm_store_si128((__m128i *)wp + (k * nj + j) * 4 + r, _mm_loadu_si128(src + 4 * j + k));
+            }
+            wb   = wp;
+            wbs  = 16;
+            kofs = nj * 32;
+        }
+        for (; t + 3 <= nt; t += 3) {
+            f16_prefetch(nc0 ? w : nw, ws, nc0 ? R : 4, nc0, nlen, t / 3, tiles, _MM_HINT_T0);
+            for (int k = 0; k < 4; k++) {
+                const uint16_t *x = wb + k * kofs;
+                const uint8_t  *y = a + (size_t)t * as + (size_t)(c0 + 8 * k) * 2;
+                if (R == 4) f16_tile(4, 3, nj, 32, x, wbs, y, as, (__m256(*)[F16_NG])&acc[k][0][t], c0 == 0);
+                else f16_tile_rt(R, 3, nj, 32, x, wbs, y, as, (__m256(*)[F16_NG])&acc[k][0][t], c0 == 0);
+            }
+        }
+        if (t < nt) {
+            f16_prefetch(nc0 ? w : nw, ws, nc0 ? R : 4, nc0, nlen, t / 3, tiles, _MM_HINT_T0);
+            for (int k = 0; k < 4; k++)
+                f16_tile_rt(R, nt - t, nj, 32, wb + k * kofs, wbs, a + (size_t)t * as + (size_t)(c0 + 8 * k) * 2, as,
+                            (__m256(*)[F16_NG])&acc[k][0][t], c0 == 0);
+        }
+    }
+    const int64_t n8 = n32 + ((n - n32) & ~(int64_t)7);
+    if (n8 > n32)
+        for (int t = 0; t < nt; t += 3)
+            f16_tile_rt(R, nt - t < 3 ? nt - t : 3, (n8 - n32) / 8, 8, w + n32, ws, a + (size_t)t * as + (size_t)n32 * 2,
+                        as, (__m256(*)[F16_NG])&acc[0][0][t], 0);
+    for (int r = 0; r < R; r++) {
         const uint16_t *x = (const uint16_t *)((const uint8_t *)w + (size_t)r * ws);
-        for (int t = 0; t < T; t++) {
-            const uint16_t *y = (const uint16_t *)(a + (size_t)t * as);
-            int64_t         i = n32;
-            for (; i + 8 <= n; i += 8)
-                acc[r][t][0] = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))),
-                                               _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(y + i))), acc[r][t][0]);
-            float sum = avx2_hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[r][t][0], acc[r][t][1]),
-                                                   _mm256_add_ps(acc[r][t][2], acc[r][t][3])));
-            for (; i < n; i++) sum += avx2_half(x[i]) * avx2_half(y[i]);
+        for (int t = 0; t < nt; t++) {
+            const uint16_t *y   = (const uint16_t *)(a + (size_t)t * as);
+            float           sum = avx2_hsum_ps(
+                _mm256_add_ps(_mm256_add_ps(acc[0][r][t], acc[1][r][t]), _mm256_add_ps(acc[2][r][t], acc[3][r][t])));
+            for (int64_t i = n8; i < n; i++) sum += avx2_half(x[i]) * avx2_half(y[i]);
             s[(size_t)t * ss + r] = sum;
         }
     }
 }
 
-/* Tile kernel of F16 (see kernels_impl.h): tokens in groups of 3 (then 2, 1) against the rows
- * in groups of F16_ROWS. */
+/* Tile kernel of F16 (see kernels_impl.h): one token through f16_rows (rows in groups of
+ * F16_ROWS), more through f16_quad (tokens in groups of F16_NG, rows in groups of 4). */
 void hearth_avx2_gemm_f16(int64_t n, float *s, size_t ss, const void *w, size_t ws, int64_t nr, const void *a,
                           size_t as, int64_t nc) {
     const uint8_t *A = a;
-    for (int64_t r = 0; r < nr; r += F16_ROWS) {
-        const int64_t   rn = nr - r < F16_ROWS ? nr - r : F16_ROWS;
-        const uint16_t *wr = (const uint16_t *)((const uint8_t *)w + (size_t)r * ws);
-        int64_t         c  = 0;
-        for (; c + 3 <= nc; c += 3) f16_rows_tok(3, n, s + c * ss + r, ss, wr, ws, rn, A + (size_t)c * as, as);
-        if (nc - c == 2) f16_rows_tok(2, n, s + c * ss + r, ss, wr, ws, rn, A + (size_t)c * as, as);
-        else if (nc - c == 1) f16_rows(n, s + c * ss + r, wr, ws, rn, (const uint16_t *)(A + (size_t)c * as));
+    if (nc == 1) {
+        for (int64_t r = 0; r < nr; r += F16_ROWS)
+            f16_rows(n, s + r, (const uint16_t *)((const uint8_t *)w + (size_t)r * ws), ws,
+                     nr - r < F16_ROWS ? nr - r : F16_ROWS, (const uint16_t *)A);
+        return;
+    }
+    for (int64_t c = 0; c < nc; c += F16_NG) {
+        const int nt = nc - c < F16_NG ? (int)(nc - c) : F16_NG;
+        for (int64_t r = 0; r < nr; r += 4)
+            f16_quad(nr - r < 4 ? (int)(nr - r) : 4, n, s + c * ss + r, ss,
+                     (const uint16_t *)((const uint8_t *)w + (size_t)r * ws), ws, A + (size_t)c * as, as, nt,
+                     (const uint16_t *)((const uint8_t *)w + (size_t)(r + 4) * ws));
     }
 }
 
