@@ -325,6 +325,29 @@ void hearth_kernels_batch_isa(const char *isa, hearth_type type, int64_t n_tok, 
         if (!strcmp(isa, isa_names[i])) batch_of(i, type, n_tok, dot, dot4);
 }
 
+static hearth_gemm_fn batch_tile_of(int isa, hearth_type type, int64_t n_tok) {
+    isa = base_isa(isa);
+#ifdef HEARTH_HAVE_AVX2_KERNELS
+    if (isa == ISA_AVX2 && type == HEARTH_TYPE_Q4_K && n_tok >= 4) return hearth_avx2_gemm4_q4_K;
+    if (isa == ISA_AVX2 && type == HEARTH_TYPE_Q6_K && n_tok >= HEARTH_TILED_MIN_ROWS) return hearth_avx2_gemm4_q6_K;
+#endif
+    (void)isa;
+    (void)type;
+    (void)n_tok;
+    return NULL;
+}
+
+hearth_gemm_fn hearth_kernels_batch_tile(hearth_type type, int64_t n_tok) {
+    pthread_once(&tables_once, tables_init);
+    return batch_tile_of(active_isa, type, n_tok);
+}
+
+hearth_gemm_fn hearth_kernels_batch_tile_isa(const char *isa, hearth_type type, int64_t n_tok) {
+    for (int i = 0; i < ISA_COUNT; i++)
+        if (!strcmp(isa, isa_names[i])) return batch_tile_of(i, type, n_tok);
+    return NULL;
+}
+
 const char *hearth_kernels_isa(void) {
     pthread_once(&tables_once, tables_init);
     return isa_names[active_isa];

@@ -200,6 +200,17 @@ void hearth_kernels_batch(hearth_type type, int64_t n_tok, hearth_vec_dot_fn *do
 void hearth_kernels_batch_isa(const char *isa, hearth_type type, int64_t n_tok, hearth_vec_dot_fn *dot,
                               hearth_vec_dot4_fn *dot4);
 
+/* Batch tiles: the bits of hearth_kernels_batch's *dot4 for n_tok rows of one sequence, for nr
+ * weight rows against nc activation rows, nc a multiple of 4 (the hearth_gemm_fn signature;
+ * the tokens nc & 3 past the last group of 4 are not touched).  NULL: none, use *dot4.  Active
+ * table, or a named ISA. */
+void           hearth_avx2_gemm4_q4_K(int64_t n, float *s, size_t s_stride, const void *w, size_t w_stride, int64_t nr,
+                                      const void *a, size_t a_stride, int64_t nc);
+void           hearth_avx2_gemm4_q6_K(int64_t n, float *s, size_t s_stride, const void *w, size_t w_stride, int64_t nr,
+                                      const void *a, size_t a_stride, int64_t nc);
+hearth_gemm_fn hearth_kernels_batch_tile(hearth_type type, int64_t n_tok);
+hearth_gemm_fn hearth_kernels_batch_tile_isa(const char *isa, hearth_type type, int64_t n_tok);
+
 /* The table of one ISA by name ("ref", "avx2", "avx512", "avx512vnni"), whatever the CPU: for tests and benchmarks
  * that compare ISAs.  NULL for an unknown name or an ISA this build lacks.  Calling into a
  * table the CPU cannot run is the caller's problem (check hearth_kernels_cpu_has first). */

@@ -26,6 +26,7 @@ typedef struct mm_mat {
     hearth_vec_dot4_fn vec_dot4[3]; /* NULL: no multi-row kernel for this type/ISA/class */
     hearth_gemm_fn     gemm;        /* NULL: no tile kernel (then vec_dot4 / vec_dot) */
     hearth_gemm_fn     rows[3];     /* several rows at once, same bits as vec_dot[c]; or NULL */
+    hearth_gemm_fn     tile4[3];    /* several rows x groups of 4 tokens, the bits of vec_dot4[c]; or NULL */
     int64_t            chunk_rows;
     int64_t            first_chunk; /* chunks first_chunk .. next matrix's first_chunk - 1 */
 } mm_mat;
@@ -87,6 +88,12 @@ static void mm_dot_task(void *arg, int ith, int nth) {
                 const int                cls  = seg_class(jb->seg_len[g]);
                 const hearth_vec_dot_fn  dot  = j->vec_dot[cls];
                 const hearth_vec_dot4_fn dot4 = j->vec_dot4[cls];
+                if (j->tile4[cls] && t + 4 <= te) {
+                    const int64_t n4 = (te - t) & ~(int64_t)3;
+                    j->tile4[cls](cols, j->Y + t * rows + rb, (size_t)rows, wd + (size_t)rb * W->row_bytes, W->row_bytes,
+                                  re - rb, jb->A + (size_t)t * jb->a_row, jb->a_row, n4);
+                    t += n4;
+                }
                 if (dot4)
                     for (; t + 4 <= te; t += 4) {
                         const uint8_t *a = jb->A + (size_t)t * jb->a_row;
@@ -128,6 +135,7 @@ static void mm_mat_init(mm_mat *mm, const hearth_mat *W, float *Y, const hearth_
         mm->vec_dot4[c] = c > 0 ? hearth_kernels_vec_dot4(W->type) : NULL;
         hearth_kernels_batch(W->type, c == 2 ? HEARTH_TILED_MIN_ROWS : c == 1 ? 4 : 1, &mm->vec_dot[c], &mm->vec_dot4[c]);
         mm->rows[c] = mm->vec_dot[c] == k->vec_dot ? hearth_kernels_rows(W->type) : NULL;
+        mm->tile4[c] = mm->vec_dot4[c] ? hearth_kernels_batch_tile(W->type, c == 2 ? HEARTH_TILED_MIN_ROWS : c == 1 ? 4 : 1) : NULL;
     }
     int64_t chunk  = (W->rows + (int64_t)nth * 4 - 1) / ((int64_t)nth * 4);
     chunk          = (chunk + MM_TILE_ROWS - 1) / MM_TILE_ROWS * MM_TILE_ROWS;

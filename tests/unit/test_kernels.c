@@ -469,6 +469,66 @@ static void test_isa_batch_order(void) {
     free(a);
 }
 
+/* The batch tiles (hearth_kernels_batch_tile) give every (row, token) the bits of the batch
+ * 4-row kernel, for row counts around the panel width (8) and token counts below and above the
+ * panel threshold, and a row too long for the panel. */
+static void test_isa_batch_tile(void) {
+    enum { MAX_R = 17, MAX_C = 20 };
+    static const int     shapes[][2] = { { 8, 16 }, { 17, 20 }, { 3, 16 }, { 11, 4 }, { 16, 16 } };
+    static const int64_t ms[]        = { 1, 3, 7, 65 };
+    const int64_t        max_n       = 256 * 65;
+    uint8_t             *w = malloc(hearth_type_row_size(HEARTH_TYPE_Q6_K, max_n) * MAX_R);
+    uint8_t             *aq = malloc((hearth_type_row_size(HEARTH_TYPE_Q8_K, max_n) + 8) * MAX_C);
+    float               *a = malloc(max_n * sizeof *a), s[(MAX_R + 3) * MAX_C], s4[8];
+    int                  tested = 0;
+    for (size_t ii = 0; ii < HEARTH_ARRAY_LEN(fast_isas); ii++) {
+        if (!hearth_kernels_cpu_has(fast_isas[ii])) continue;
+        const hearth_type types[] = { HEARTH_TYPE_Q4_K, HEARTH_TYPE_Q6_K };
+        for (size_t ti = 0; ti < HEARTH_ARRAY_LEN(types); ti++) {
+            const hearth_type          t  = types[ti];
+            const hearth_type_kernels *kf = hearth_kernels_table(fast_isas[ii], t);
+            hearth_vec_dot_fn          d  = kf->vec_dot;
+            hearth_vec_dot4_fn         d4 = hearth_kernels_vec_dot4_isa(fast_isas[ii], t);
+            hearth_kernels_batch_isa(fast_isas[ii], t, 16, &d, &d4);
+            const hearth_gemm_fn g = hearth_kernels_batch_tile_isa(fast_isas[ii], t, 16);
+            CHECK(hearth_kernels_batch_tile_isa(fast_isas[ii], t, 3) == NULL);
+            if (!g) continue;
+            REQUIRE(d4 != NULL);
+            tested++;
+            int bad = 0;
+            for (size_t mi = 0; mi < HEARTH_ARRAY_LEN(ms); mi++) {
+                const int64_t n    = 256 * ms[mi];
+                const size_t  wrow = hearth_type_row_size(t, n) + 4; /* odd strides */
+                const size_t  arow = hearth_type_row_size(HEARTH_TYPE_Q8_K, n) + 8;
+                for (int64_t r = 0; r < MAX_R; r++) random_weights(t, w + r * wrow, n);
+                for (int64_t c = 0; c < MAX_C; c++) {
+                    for (int64_t i = 0; i < n; i++) a[i] = rng_unit() * (c % 5 == 0 ? 50.0f : 1.0f);
+                    hearth_kernels_ref(HEARTH_TYPE_Q8_K)->from_float(a, aq + c * arow, n);
+                }
+                for (size_t si = 0; si < HEARTH_ARRAY_LEN(shapes); si++) {
+                    const int    nr = shapes[si][0], nc = shapes[si][1];
+                    const size_t ss = (size_t)nr + 3;
+                    g(n, s, ss, w, wrow, nr, aq, arow, nc);
+                    for (int c = 0; c < nc; c += 4)
+                        for (int r = 0; r < nr; r++) {
+                            d4(n, s4, 2, w + r * wrow, aq + c * arow, arow);
+                            for (int k = 0; k < 4; k++)
+                                if (s4[2 * k] != s[(c + k) * ss + r] && bad++ < 3)
+                                    printf("# %s %s n=%lld %dx%d (%d,%d): %.9g vs %.9g\n", fast_isas[ii],
+                                           hearth_type_name(t), (long long)n, nr, nc, r, c + k, s[(c + k) * ss + r],
+                                           s4[2 * k]);
+                        }
+                }
+            }
+            CHECKF(bad == 0, "%s batch tile %s: %d mismatches", fast_isas[ii], hearth_type_name(t), bad);
+        }
+    }
+    printf("# %d batch tiles checked\n", tested);
+    free(w);
+    free(aq);
+    free(a);
+}
+
 typedef hearth_gemm_fn (*multi_getter)(const char *isa, hearth_type type);
 
 /* Every (row, token) of a multi-row / multi-token kernel (from get) gives the same bits as the
@@ -828,6 +888,7 @@ int main(void) {
     RUN(test_avx512_same_bits);
     RUN(test_isa_vec_dot4);
     RUN(test_isa_batch_order);
+    RUN(test_isa_batch_tile);
     RUN(test_isa_gemm);
     RUN(test_isa_gemm_f16);
     RUN(test_isa_rows);

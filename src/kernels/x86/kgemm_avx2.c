@@ -17,6 +17,8 @@
 #include "kernels/x86/avx2_util.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -330,3 +332,290 @@ INLINE void q4k_rows_or_1(const int R, int64_t nb, float *s, const uint8_t *w, s
 
 DEFINE_ROWS(q4_K, q4k_rows_or_1)
 DEFINE_ROWS(q6_K, q6k_rows)
+
+/* Q4_K batch tiles: hearth_avx2_vec_dot4_q4_K_gemm's float steps for 8 weight rows at once.
+ *
+ * vec_dot4_q4_K_gemm multiplies each 32-value sub-block with maddubs and then madd (scale)
+ * and add per (row, token), and reduces 8 int32 lanes to one sum per (row, token, 64 values):
+ * two multiplies per maddubs's 32 products.  Here 8 rows are interleaved first, 4 bytes (8
+ * nibbles) per row at a time, into a panel: one 32-byte vector holds 4 values of each of the
+ * 8 rows, a token's 4 activations are broadcast to every row, and maddubs gives int16 lanes
+ * that belong to one row each.  The 8 products of a sub-block's 32 values add up in int16
+ * (|sum| <= 8 * 2 * 15 * 128 = 30720), and one madd by the rows' scales then leaves each
+ * row's exact integer sum in its own int32 lane: no horizontal reduction, about one multiply
+ * per maddubs.  The float steps are then those of vec_dot4_q4_K_gemm with rows in the 8
+ * lanes: per token and 64 values acc = fma(isum, d*dy, acc), mins = fma(imin, dmin*dy, mins).
+ * The panel is built once per call and used for every group of 4 tokens. */
+typedef struct {
+    uint8_t qs[32][32]; /* [dword d of the block's qs][4 r + b]: byte 4d + b of row r */
+    int16_t sc[8][16];  /* [sub-block][2 r, 2 r + 1]: row r's scale */
+    int16_t mn[4][16];  /* [pair j][2 r + h]: row r's min of sub-block 2 j + h */
+    float   d[8], dmin[8];
+} q4k_panel_block;
+
+#define PANEL_MIN_TOKENS 16 /* fewer: not worth building the panels */
+
+/* Each thread's panel memory: grown on demand, freed when the thread ends. */
+typedef struct {
+    size_t cap;
+    void  *p;
+} panel_mem;
+static pthread_key_t  panel_key;
+static pthread_once_t panel_once = PTHREAD_ONCE_INIT;
+static int            panel_key_ok;
+
+static void panel_mem_free(void *arg) {
+    panel_mem *m = arg;
+    free(m->p);
+    free(m);
+}
+
+static void panel_key_init(void) { panel_key_ok = pthread_key_create(&panel_key, panel_mem_free) == 0; }
+
+/* bytes (> 0) of 64-byte aligned memory for the calling thread, valid until its next call;
+ * NULL when out of memory (the caller then does without panels). */
+static void *panel_buffer(size_t bytes) {
+    pthread_once(&panel_once, panel_key_init);
+    if (!panel_key_ok) return NULL;
+    panel_mem *m = pthread_getspecific(panel_key);
+    if (!m) {
+        if (!(m = calloc(1, sizeof *m))) return NULL;
+        if (pthread_setspecific(panel_key, m)) {
+            free(m);
+            return NULL;
+        }
+    }
+    if (m->cap < bytes) {
+        const size_t cap = (bytes + 4095) & ~(size_t)4095;
+        void        *p   = aligned_alloc(64, cap);
+        if (!p) return NULL;
+        free(m->p);
+        m->p   = p;
+        m->cap = cap;
+    }
+    return m->p;
+}
+
+static void q4k_panel_build(q4k_panel_block *p, int64_t nb, const uint8_t *w, size_t ws) {
+    for (int r = 0; r < 8; r++) {
+        const block_q4_K *x = (const block_q4_K *)(w + (size_t)r * ws);
+        for (int64_t i = 0; i < nb; i++) {
+            for (int d = 0; d < 32; d++) memcpy(&p[i].qs[d][4 * r], x[i].qs + 4 * d, 4);
+            _Alignas(16) uint8_t sm[16];
+            _mm_store_si128((__m128i *)sm, k4_scales_mins(x[i].scales));
+            for (int s = 0; s < 8; s++) p[i].sc[s][2 * r] = p[i].sc[s][2 * r + 1] = sm[s];
+            for (int j = 0; j < 4; j++) {
+                p[i].mn[j][2 * r]     = sm[8 + 2 * j];
+                p[i].mn[j][2 * r + 1] = sm[8 + 2 * j + 1];
+            }
+            p[i].d[r]    = avx2_half(x[i].d);
+            p[i].dmin[r] = avx2_half(x[i].dmin);
+        }
+    }
+}
+
+/* The 4 bytes at p broadcast to the 8 dwords. */
+INLINE __m256i bcast4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return _mm256_set1_epi32(v);
+}
+
+/* An empty asm that the compiler must assume changes *v: it keeps a running integer sum a
+ * chain (left as it is, GCC reassociates the adds into a tree of all the products, spilling
+ * most of them). */
+INLINE void pin(__m256i *v) { __asm__("" : "+x"(*v)); }
+
+/* 8 panel rows against 4 tokens: s[k * ss + r] for r < 8, k < 4. */
+__attribute__((noinline)) static void q4k_panel_dot4(int64_t nb, const q4k_panel_block *p, float *s, size_t ss,
+                                                     const uint8_t *a, size_t as) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    __m256        acc[4], mins[4];
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) acc[k] = mins[k] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const block_q8_K *y[4];
+        __m256            dxy[4], dmy[4];
+        _Alignas(16) int32_t bp[4][4]; /* [token][pair j]: bsums pair sums 2j, 2j+1 as int16 */
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+            y[k] = (const block_q8_K *)(a + (size_t)k * as) + i;
+            _mm_store_si128((__m128i *)bp[k], avx2_bsums_pairs(y[k]->bsums));
+            const __m256 dy = _mm256_set1_ps(y[k]->d);
+            dxy[k]          = _mm256_mul_ps(_mm256_load_ps(p[i].d), dy);
+            dmy[k]          = _mm256_mul_ps(_mm256_load_ps(p[i].dmin), dy);
+        }
+        for (int j = 0; j < 4; j++) {
+            /* low nibbles (sub-block 2j) into v, scaled into isum; then the high ones */
+            __m256i isum[4], v[4];
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; k++) v[k] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+            for (int g = 0; g < 8; g++) {
+                const __m256i wl = _mm256_and_si256(_mm256_load_si256((const __m256i *)p[i].qs[8 * j + g]), m4);
+#pragma GCC unroll 4
+                for (int k = 0; k < 4; k++) {
+                    v[k] = _mm256_add_epi16(v[k], _mm256_maddubs_epi16(wl, bcast4(y[k]->qs + 64 * j + 4 * g)));
+                    pin(&v[k]);
+                }
+            }
+            const __m256i sl = _mm256_load_si256((const __m256i *)p[i].sc[2 * j]);
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; k++) {
+                isum[k] = _mm256_madd_epi16(v[k], sl);
+                v[k]    = _mm256_setzero_si256();
+            }
+#pragma GCC unroll 8
+            for (int g = 0; g < 8; g++) {
+                const __m256i wh =
+                    _mm256_and_si256(_mm256_srli_epi16(_mm256_load_si256((const __m256i *)p[i].qs[8 * j + g]), 4), m4);
+#pragma GCC unroll 4
+                for (int k = 0; k < 4; k++) {
+                    v[k] = _mm256_add_epi16(v[k], _mm256_maddubs_epi16(wh, bcast4(y[k]->qs + 64 * j + 32 + 4 * g)));
+                    pin(&v[k]);
+                }
+            }
+            const __m256i sh = _mm256_load_si256((const __m256i *)p[i].sc[2 * j + 1]);
+            const __m256i mn = _mm256_load_si256((const __m256i *)p[i].mn[j]);
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; k++) {
+                const __m256i is   = _mm256_add_epi32(isum[k], _mm256_madd_epi16(v[k], sh));
+                const __m256i imin = _mm256_madd_epi16(mn, _mm256_set1_epi32(bp[k][j]));
+                acc[k]  = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), dxy[k], acc[k]);
+                mins[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(imin), dmy[k], mins[k]);
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) _mm256_storeu_ps(s + (size_t)k * ss, _mm256_sub_ps(acc[k], mins[k]));
+}
+
+/* nr Q4_K rows against nc (a multiple of 4) Q8_K rows of one sequence, every (row, token) with
+ * the bits of hearth_avx2_vec_dot4_q4_K_gemm: s[c * ss + r].  Groups of 8 rows go through a
+ * panel when there are enough tokens to pay for it; the other rows through vec_dot4. */
+void hearth_avx2_gemm4_q4_K(int64_t n, float *s, size_t ss, const void *w, size_t ws, int64_t nr, const void *a,
+                            size_t as, int64_t nc) {
+    const uint8_t *W = w, *A = a;
+    const int64_t  nb = n / HEARTH_QK_K;
+    int64_t        r  = 0;
+    /* all the panels first, then each group of 4 tokens against them: its activations are
+     * read from memory once for the nr rows */
+    const int64_t np = nr / 8;
+    q4k_panel_block *panel = np > 0 && nc >= PANEL_MIN_TOKENS ? panel_buffer((size_t)(np * nb) * sizeof *panel) : NULL;
+    if (panel) {
+        for (int64_t p = 0; p < np; p++) q4k_panel_build(panel + p * nb, nb, W + (size_t)(8 * p) * ws, ws);
+        for (int64_t c = 0; c + 4 <= nc; c += 4)
+            for (int64_t p = 0; p < np; p++) q4k_panel_dot4(nb, panel + p * nb, s + c * ss + 8 * p, ss, A + c * as, as);
+        r = 8 * np;
+    }
+    for (; r < nr; r++)
+        for (int64_t c = 0; c + 4 <= nc; c += 4)
+            hearth_avx2_vec_dot4_q4_K_gemm(n, s + c * ss + r, ss, W + (size_t)r * ws, A + c * as, as);
+}
+
+/* Q6_K batch tiles: hearth_avx2_vec_dot4_q6_K_tiled's float steps for 8 weight rows at once,
+ * with the panel scheme of the Q4_K tiles above.  The panel holds the 6-bit quants unpacked
+ * (bytes 0..63), 4 of each row per 32-byte vector.  A product pair of maddubs is at most
+ * 2 * 63 * 128 = 16128, so two of them add up in int16 before the madd by the rows' scales
+ * (of 16 values each); the -32 offset is taken off once per block through the activations'
+ * bsums (corr lane r: sum over the 16 groups of scale * bsums).  Per block and token, rows in
+ * the 8 float lanes: acc = fma(d * isum, dy, acc). */
+typedef struct {
+    uint8_t q[64][32];  /* [dword d of the block's 256 values][4 r + b]: value 4d + b of row r */
+    int16_t sc[16][16]; /* [group of 16][2 r, 2 r + 1]: row r's scale */
+    int16_t sp[8][16];  /* [pair p][2 r + h]: row r's scale of group 2 p + h */
+    float   d[8];
+} q6k_panel_block;
+
+
+static void q6k_panel_build(q6k_panel_block *p, int64_t nb, const uint8_t *w, size_t ws) {
+    for (int r = 0; r < 8; r++) {
+        const block_q6_K *x = (const block_q6_K *)(w + (size_t)r * ws);
+        for (int64_t i = 0; i < nb; i++) {
+            _Alignas(32) uint8_t v[256];
+            for (int h = 0; h < 2; h++) {
+                __m256i q[4];
+                q6k_unpack_half(x[i].ql + 64 * h, x[i].qh + 32 * h, q);
+                for (int k = 0; k < 4; k++) _mm256_store_si256((__m256i *)(v + 128 * h + 32 * k), q[k]);
+            }
+            for (int d = 0; d < 64; d++) memcpy(&p[i].q[d][4 * r], v + 4 * d, 4);
+            for (int s = 0; s < 16; s++) p[i].sc[s][2 * r] = p[i].sc[s][2 * r + 1] = x[i].scales[s];
+            for (int s = 0; s < 16; s++) p[i].sp[s / 2][2 * r + s % 2] = x[i].scales[s];
+            p[i].d[r] = avx2_half(x[i].d);
+        }
+    }
+}
+
+/* 8 panel rows against 4 tokens: s[k * ss + r] for r < 8, k < 4. */
+__attribute__((noinline)) static void q6k_panel_dot4(int64_t nb, const q6k_panel_block *p, float *s, size_t ss, const uint8_t *a, size_t as) {
+    __m256 acc[4];
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) acc[k] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const block_q8_K *y[4];
+        __m256i           isum[4], corr[4];
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+            y[k]    = (const block_q8_K *)(a + (size_t)k * as) + i;
+            isum[k] = corr[k] = _mm256_setzero_si256();
+        }
+#pragma GCC unroll 2
+        for (int g = 0; g < 16; g++) {
+            const __m256i w0 = _mm256_load_si256((const __m256i *)p[i].q[4 * g]);
+            const __m256i w1 = _mm256_load_si256((const __m256i *)p[i].q[4 * g + 1]);
+            const __m256i w2 = _mm256_load_si256((const __m256i *)p[i].q[4 * g + 2]);
+            const __m256i w3 = _mm256_load_si256((const __m256i *)p[i].q[4 * g + 3]);
+            const __m256i sc = _mm256_load_si256((const __m256i *)p[i].sc[g]);
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; k++) {
+                const int8_t *q8 = y[k]->qs + 16 * g;
+                const __m256i pa = _mm256_add_epi16(_mm256_maddubs_epi16(w0, bcast4(q8)), _mm256_maddubs_epi16(w1, bcast4(q8 + 4)));
+                const __m256i pb = _mm256_add_epi16(_mm256_maddubs_epi16(w2, bcast4(q8 + 8)), _mm256_maddubs_epi16(w3, bcast4(q8 + 12)));
+                isum[k] = _mm256_add_epi32(isum[k], _mm256_add_epi32(_mm256_madd_epi16(pa, sc), _mm256_madd_epi16(pb, sc)));
+                pin(&isum[k]);
+            }
+        }
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; g++) {
+            const __m256i sp = _mm256_load_si256((const __m256i *)p[i].sp[g]);
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; k++) {
+                int32_t b;
+                memcpy(&b, y[k]->bsums + 2 * g, sizeof b);
+                corr[k] = _mm256_add_epi32(corr[k], _mm256_madd_epi16(sp, _mm256_set1_epi32(b)));
+                pin(&corr[k]);
+            }
+        }
+        const __m256 d8 = _mm256_loadu_ps(p[i].d);
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+            const __m256i is = _mm256_sub_epi32(isum[k], _mm256_slli_epi32(corr[k], 5));
+            acc[k] = _mm256_fmadd_ps(_mm256_mul_ps(d8, _mm256_cvtepi32_ps(is)), _mm256_set1_ps(y[k]->d), acc[k]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) _mm256_storeu_ps(s + (size_t)k * ss, acc[k]);
+}
+
+/* nr Q6_K rows against nc (a multiple of 4) Q8_K rows, every (row, token) with the bits of
+ * hearth_avx2_vec_dot4_q6_K_tiled: s[c * ss + r].  Groups of 8 rows through a panel when
+ * there are enough tokens to pay for it; the other rows through vec_dot4_q6_K_tiled. */
+void hearth_avx2_gemm4_q6_K(int64_t n, float *s, size_t ss, const void *w, size_t ws, int64_t nr, const void *a,
+                            size_t as, int64_t nc) {
+    const uint8_t *W = w, *A = a;
+    const int64_t  nb = n / HEARTH_QK_K;
+    int64_t        r  = 0;
+    /* all the panels first, then each group of 4 tokens against them: its activations are
+     * read from memory once for the nr rows */
+    const int64_t np = nr / 8;
+    q6k_panel_block *panel = np > 0 && nc >= PANEL_MIN_TOKENS ? panel_buffer((size_t)(np * nb) * sizeof *panel) : NULL;
+    if (panel) {
+        for (int64_t p = 0; p < np; p++) q6k_panel_build(panel + p * nb, nb, W + (size_t)(8 * p) * ws, ws);
+        for (int64_t c = 0; c + 4 <= nc; c += 4)
+            for (int64_t p = 0; p < np; p++) q6k_panel_dot4(nb, panel + p * nb, s + c * ss + 8 * p, ss, A + c * as, as);
+        r = 8 * np;
+    }
+    for (; r < nr; r++)
+        for (int64_t c = 0; c + 4 <= nc; c += 4)
+            hearth_avx2_vec_dot4_q6_K_tiled(n, s + c * ss + r, ss, W + (size_t)r * ws, A + c * as, as);
+}
