@@ -304,6 +304,19 @@ float ops_dot_f16_ref(const float *a, const uint16_t *b, int64_t n, int lanes) {
     return (float)sum;
 }
 
+void ops_dot_f16_ref_rows(float *out, const float *a, const uint16_t *b, int64_t stride, int64_t ring, int64_t j0,
+                          int64_t n_rows, int64_t n, int lanes, float scale) {
+    tables_ready();
+#if defined(__x86_64__)
+    if (use_avx2) {
+        hearth_avx2_ops_dot_f16_ref_rows(out, a, b, stride, ring, j0, n_rows, n, lanes, scale);
+        return;
+    }
+#endif
+    for (int64_t i = 0; i < n_rows; i++)
+        out[i] = ops_dot_f16_ref(a, b + (ring ? (j0 + i) % ring : i) * stride, n, lanes) * scale;
+}
+
 float ops_softmax_ref(float *x, int64_t n, int64_t j0) {
 #if defined(__x86_64__)
     tables_ready();

@@ -63,6 +63,10 @@ void  ops_axpy_f16(float *y, float s, const uint16_t *x, int64_t n);
 float ops_expf_ref(float x); /* its vector exp (not correctly rounded) */
 /* sum_i a[i] * f16(b[i]), a already holding F16 values. */
 float ops_dot_f16_ref(const float *a, const uint16_t *b, int64_t n, int lanes);
+/* out[i] = ops_dot_f16_ref(a, row i, n, lanes) * scale for i < n_rows (the same bits), row i =
+ * b + ((j0 + i) % ring) * stride (ring > 0) or b + i * stride (ring 0). */
+void ops_dot_f16_ref_rows(float *out, const float *a, const uint16_t *b, int64_t stride, int64_t ring, int64_t j0,
+                          int64_t n_rows, int64_t n, int lanes, float scale);
 /* Softmax over the n cells j0..j0+n-1 of a row the reference pads with -inf: exp sums in
  * blocks of 8 aligned on the absolute cell index.  Returns the sum. */
 float ops_softmax_ref(float *x, int64_t n, int64_t j0);

@@ -242,8 +242,7 @@ static void attn_task(void *arg, int ith, int nth) {
         for (int64_t u = 0; u < J->n_tok && n_same < 2; u++) n_same += s->b_seq[u] == s->b_seq[t];
         const int lanes = n_same > 1 ? 8 : 32;
         ops_round_f16(s->q + t * Dq + h * hd, q, hd);
-        for (int64_t j = lo; j <= pos; j++)
-            scores[j - lo] = ops_dot_f16_ref(q, kc + (j % cap) * Dkv + kvh * hd, hd, lanes) * J->kq_scale;
+        ops_dot_f16_ref_rows(scores, q, kc + kvh * hd, Dkv, cap, lo, pos - lo + 1, hd, lanes, J->kq_scale);
         ops_softmax_ref(scores, pos - lo + 1, lo);
         ops_round_f16(scores, scores, pos - lo + 1);
         float *out = s->att + t * Dq + h * hd;

@@ -177,6 +177,17 @@ static void test_ref_ops_simd_vs_scalar(void) {
                     ops_wsum_f16_ref(out_v, p, kv, D, 0, j0, n, d, lanes, acc);
                     const float dv = ops_dot_f16_ref(x, kv, n, lanes);
                     bad += memcmp(out_s, out_v, (size_t)d * 4) != 0 || memcmp(&ds, &dv, 4) != 0;
+                    /* several rows of a ring at once: each row's bits as alone, scaled */
+                    for (int simd = 0; simd < 2; simd++) {
+                        float rows[N];
+                        ops_set_simd(simd != 0);
+                        const int64_t nr = n < 40 ? n : 40;
+                        ops_dot_f16_ref_rows(rows, x, kv, D, 7, j0, nr, d, lanes, 0.125f);
+                        for (int64_t i = 0; i < nr; i++) {
+                            const float one = ops_dot_f16_ref(x, kv + ((j0 + i) % 7) * D, d, lanes) * 0.125f;
+                            bad += memcmp(&rows[i], &one, 4) != 0;
+                        }
+                    }
                     /* the same rows in a ring of n + 3 rows, rotated: the same bits */
                     for (int simd = 0; simd < 2; simd++) {
                         const int64_t ring = n + 3;

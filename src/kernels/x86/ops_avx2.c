@@ -98,6 +98,33 @@ float hearth_avx2_ops_dot_f16_ref(const float *a, const uint16_t *b, int64_t n, 
     return (float)s;
 }
 
+/* ops_dot_f16_ref_rows: with 8 lanes and n a multiple of 8, four rows at a time (four
+ * independent FMA chains instead of one; each row's chain, reduction and scaling as
+ * hearth_avx2_ops_dot_f16_ref's). */
+void hearth_avx2_ops_dot_f16_ref_rows(float *out, const float *a, const uint16_t *b, int64_t stride, int64_t ring,
+                                      int64_t j0, int64_t n_rows, int64_t n, int lanes, float scale) {
+#define ROW(i) (b + (ring ? (j0 + (i)) % ring : (i)) * stride)
+    int64_t i = 0;
+    if (lanes == 8 && n % 8 == 0)
+        for (; i + 4 <= n_rows; i += 4) {
+            const uint16_t *r0 = ROW(i), *r1 = ROW(i + 1), *r2 = ROW(i + 2), *r3 = ROW(i + 3);
+            __m256          c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+            for (int64_t k = 0; k < n; k += 8) {
+                const __m256 x = _mm256_loadu_ps(a + k);
+                c0             = _mm256_fmadd_ps(x, LDH(r0 + k), c0);
+                c1             = _mm256_fmadd_ps(x, LDH(r1 + k), c1);
+                c2             = _mm256_fmadd_ps(x, LDH(r2 + k), c2);
+                c3             = _mm256_fmadd_ps(x, LDH(r3 + k), c3);
+            }
+            out[i]     = (float)(double)hsum8_v(c0) * scale;
+            out[i + 1] = (float)(double)hsum8_v(c1) * scale;
+            out[i + 2] = (float)(double)hsum8_v(c2) * scale;
+            out[i + 3] = (float)(double)hsum8_v(c3) * scale;
+        }
+    for (; i < n_rows; i++) out[i] = hearth_avx2_ops_dot_f16_ref(a, ROW(i), n, lanes) * scale;
+#undef ROW
+}
+
 float hearth_avx2_ops_softmax_ref(float *x, int64_t n, int64_t j0) {
     __m256 mv = _mm256_set1_ps(-INFINITY);
     int64_t i = 0;
@@ -138,8 +165,40 @@ float hearth_avx2_ops_softmax_ref(float *x, int64_t n, int64_t j0) {
     return (float)sum;
 }
 
+/* wsum_f16_ref with 8 lanes, d a multiple of 8: 8 columns at a time, the 8 lanes' accumulators
+ * in registers over all cells (each element gets the same FMAs in the same order as in the
+ * lane rows of the general loop below, without a load and a store per FMA), then the same
+ * reduction. */
+static void wsum8_cols(float *out, const float *p, const uint16_t *v, int64_t v_stride, int64_t ring, int64_t j0,
+                       int64_t n, int64_t d) {
+    const int64_t b0 = j0 & ~(int64_t)7; /* first cell of the first aligned block */
+    for (int64_t c = 0; c < d; c += 8) {
+        __m256 a[8];
+#pragma GCC unroll 8
+        for (int l = 0; l < 8; l++) a[l] = _mm256_setzero_ps();
+        for (int64_t k = b0; k < j0 + n; k += 8) {
+            const int64_t r0 = ring ? k % ring : k - j0; /* row of cell k (may lie before j0) */
+            const bool    full = k >= j0 && k + 8 <= j0 + n && (!ring || r0 + 8 <= ring);
+#pragma GCC unroll 8
+            for (int l = 0; l < 8; l++) {
+                const int64_t j = k + l - j0;
+                if (!full && (j < 0 || j >= n)) continue;
+                const uint16_t *row = v + (full ? r0 + l : ring ? (j0 + j) % ring : j) * v_stride + c;
+                a[l] = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), LDH(row), a[l]);
+            }
+        }
+        const __m256 t0 = _mm256_add_ps(a[0], a[4]), t1 = _mm256_add_ps(a[1], a[5]);
+        const __m256 t2 = _mm256_add_ps(a[2], a[6]), t3 = _mm256_add_ps(a[3], a[7]);
+        _mm256_storeu_ps(out + c, _mm256_add_ps(_mm256_add_ps(t0, t2), _mm256_add_ps(t1, t3)));
+    }
+}
+
 void hearth_avx2_ops_wsum_f16_ref(float *out, const float *p, const uint16_t *v, int64_t v_stride, int64_t ring,
                                   int64_t j0, int64_t n, int64_t d, int lanes, float *acc) {
+    if (lanes == 8 && d % 8 == 0) {
+        wsum8_cols(out, p, v, v_stride, ring, j0, n, d);
+        return;
+    }
     memset(acc, 0, (size_t)lanes * (size_t)d * sizeof(float));
     const int64_t d8 = d & ~(int64_t)7;
     for (int64_t j = 0; j < n; j++) {
