@@ -535,7 +535,7 @@ typedef hearth_gemm_fn (*multi_getter)(const char *isa, hearth_type type);
  * single-row kernel of its ISA, for each of the nr x nc shapes (row and token tails included).
  * Returns the number of kernels checked. */
 static int check_multi(const char *what, multi_getter get, const int (*shapes)[2], size_t n_shapes) {
-    enum { MAX_R = 11, MAX_C = 9 };
+    enum { MAX_R = 19, MAX_C = 21 };
     const int64_t max_n = 256 * 5;
     uint8_t      *w = malloc(max_n * 4 * MAX_R), *aq = malloc((max_n * 4 + 8) * MAX_C);
     float        *a = malloc(max_n * sizeof *a), s[(MAX_R + 3) * MAX_C];
@@ -584,8 +584,9 @@ static int check_multi(const char *what, multi_getter get, const int (*shapes)[2
 
 /* The tile kernels, for every tile shape. */
 static void test_isa_gemm(void) {
+    /* 19 x 21: the prefill tiles of 8 and 4 tokens (16 and more tokens) over 16 + 3 rows */
     static const int shapes[][2] = { { 1, 1 }, { 4, 1 }, { 5, 1 }, { 2, 4 }, { 3, 4 }, { 11, 9 }, { 7, 5 },
-                                     { 6, 2 }, { 7, 3 }, { 3, 6 } };
+                                     { 6, 2 }, { 7, 3 }, { 3, 6 }, { 19, 21 } };
     check_multi("gemm", hearth_kernels_gemm_isa, shapes, HEARTH_ARRAY_LEN(shapes));
 }
 

@@ -341,6 +341,117 @@ INLINE void q40_rows(const int RT, const int C, int64_t nb, float *s, size_t ss,
     for (; r < nr; r++) q40_tile(1, C, nb, s + r, ss, w + (size_t)r * ws, ws, a, as, yoff, dy);
 }
 
+/* Prefill tiles of Q8_0 (at least P8_MIN_TOK tokens, rows of at most P8_MAX_NB blocks): per
+ * weight block of a tile only the integer dot products and one FMA per (row, token) pair stay
+ * in the inner loop.  The pairs' scale products dx * dy (the float multiplies of tile32) are
+ * formed for all blocks of a tile before its loop and broadcast from memory (a load, no
+ * shuffle); the rows' dx are converted once per P8_ROWS rows, the tokens' dy and quants (copied
+ * to aligned slots) once per group of tokens.  Tiles: 1 row x 8 tokens, 2 rows x 4 tokens for
+ * a last group of 4.  Past 64 blocks the copied quants of 8 tokens (32 KiB) no longer stay in
+ * L1 and tile32 is faster; below 16 tokens (batched decode) tile32's 4-row tile is. */
+#define P8_ROWS    16
+#define P8_MAX_NB  64
+#define P8_MIN_TOK 16
+
+/* dx[i * P8_ROWS + r]: the scale of block i of row r (r < nr <= P8_ROWS) as a float. */
+INLINE void p8_row_scales(int64_t nb, const uint8_t *w, size_t ws, int64_t nr, float *dx) {
+    for (int64_t r = 0; r < nr; r++)
+        for (int64_t i = 0; i < nb; i++)
+            dx[i * P8_ROWS + r] = avx2_half(load16(w + (size_t)r * ws + (size_t)i * sizeof(block_q8_0)));
+}
+
+/* For C tokens: dy[i * C + c], the scale of block i of token c as a float, and yq[i * C + c]
+ * its quants. */
+INLINE void p8_token_terms(const int C, int64_t nb, const uint8_t *a, size_t as, __m256i *yq, float *dy) {
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *pa = a + (size_t)i * sizeof(block_q8_0);
+#pragma GCC unroll 8
+        for (int c = 0; c < C; c++) {
+            dy[i * C + c] = avx2_half(load16(pa + (size_t)c * as));
+            yq[i * C + c] = _mm256_loadu_si256((const __m256i *)(pa + (size_t)c * as + 2));
+        }
+    }
+}
+
+/* R rows x C tokens (R * C = 8) of Q8_0; dx as p8_row_scales' (offset to the tile's first row),
+ * sc a buffer of nb * 8 floats.  Integer lanes as tile32's sign trick, the float operations of
+ * each pair as tile32's (dx * dy, one FMA per block into 8 lanes, the same hsum): the same
+ * bits. */
+INLINE void p8_tile(const int R, const int C, int64_t nb, float *s, size_t ss, const uint8_t *w, size_t ws,
+                    const __m256i *yq, const float *dy, const float *dx, float *sc) {
+    const size_t wb = sizeof(block_q8_0);
+    for (int64_t i = 0; i < nb; i++) {
+        if (C == 8) {
+            _mm256_storeu_ps(sc + i * 8, _mm256_mul_ps(_mm256_broadcast_ss(dx + i * P8_ROWS), _mm256_loadu_ps(dy + i * 8)));
+        } else {
+            const __m128 dyv = _mm_loadu_ps(dy + i * C);
+#pragma GCC unroll 2
+            for (int r = 0; r < R; r++)
+                _mm_storeu_ps(sc + (i * R + r) * C, _mm_mul_ps(_mm_broadcast_ss(dx + i * P8_ROWS + r), dyv));
+        }
+    }
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256        acc[2][8];
+#pragma GCC unroll 2
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+        for (int c = 0; c < C; c++) acc[r][c] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *pw = w + (size_t)i * wb + 2;
+        __m256i        q[2], aq[2];
+        prefetch_ahead(w, ws, i, R, wb);
+#pragma GCC unroll 2
+        for (int r = 0; r < R; r++) {
+            q[r]  = _mm256_loadu_si256((const __m256i *)(pw + (size_t)r * ws));
+            aq[r] = _mm256_sign_epi8(q[r], q[r]);
+        }
+#pragma GCC unroll 8
+        for (int c = 0; c < C; c++) {
+            const __m256i y = yq[i * C + c];
+#pragma GCC unroll 2
+            for (int r = 0; r < R; r++) {
+                const __m256i lanes = _mm256_madd_epi16(_mm256_maddubs_epi16(aq[r], _mm256_sign_epi8(y, q[r])), ones);
+                acc[r][c] = _mm256_fmadd_ps(_mm256_broadcast_ss(sc + (i * R + r) * C + c), _mm256_cvtepi32_ps(lanes),
+                                            acc[r][c]);
+            }
+        }
+    }
+#pragma GCC unroll 2
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+        for (int c = 0; c < C; c++) s[(size_t)c * ss + r] = avx2_hsum_ps(acc[r][c]);
+}
+
+/* Tokens in groups of 8 (then one of 4) against nr rows of Q8_0 (nb <= P8_MAX_NB), P8_ROWS rows
+ * at a time; returns the tokens done. */
+static int64_t p8_gemm(int64_t nb, float *s, size_t ss, const uint8_t *w, size_t ws, int64_t nr, const uint8_t *a,
+                       size_t as, int64_t nc) {
+    __m256i            yq[8 * P8_MAX_NB];
+    _Alignas(32) float dy[8 * P8_MAX_NB];
+    _Alignas(32) float dx[P8_ROWS * P8_MAX_NB];
+    _Alignas(32) float sc[8 * P8_MAX_NB];
+    int64_t            c = 0;
+    for (int64_t r0 = 0; r0 < nr; r0 += P8_ROWS) {
+        const int64_t  rn = nr - r0 < P8_ROWS ? nr - r0 : P8_ROWS;
+        const uint8_t *W  = w + (size_t)r0 * ws;
+        p8_row_scales(nb, W, ws, rn, dx);
+        for (c = 0; c + 8 <= nc; c += 8) {
+            p8_token_terms(8, nb, a + (size_t)c * as, as, yq, dy);
+            for (int64_t r = 0; r < rn; r++)
+                p8_tile(1, 8, nb, s + (size_t)c * ss + r0 + r, ss, W + (size_t)r * ws, ws, yq, dy, dx + r, sc);
+        }
+        if (c + 4 <= nc) {
+            p8_token_terms(4, nb, a + (size_t)c * as, as, yq, dy);
+            int64_t r = 0;
+            for (; r + 2 <= rn; r += 2)
+                p8_tile(2, 4, nb, s + (size_t)c * ss + r0 + r, ss, W + (size_t)r * ws, ws, yq, dy, dx + r, sc);
+            if (r < rn) p8_tile(1, 4, nb, s + (size_t)c * ss + r0 + r, ss, W + (size_t)r * ws, ws, yq, dy, dx + r, sc);
+            c += 4;
+        }
+    }
+    return c;
+}
+
 /* Any nr x nc block, tiled 2 x 4 (prefill), 4 x 1 (token tails and decode), 1 x n (row tails);
  * Q4_0 also 3 x 3 and 4 x 2 for a tail of 3 or 2 tokens. */
 INLINE void gemm32(const int kind, int64_t n, float *s, size_t ss, const void *w, size_t ws, int64_t nr,
@@ -348,6 +459,7 @@ INLINE void gemm32(const int kind, int64_t n, float *s, size_t ss, const void *w
     const int64_t  nb = n / 32;
     const uint8_t *W = w, *A = a;
     int64_t        c = 0;
+    if (kind == K_Q8_0 && nb <= P8_MAX_NB && nc >= P8_MIN_TOK) c = p8_gemm(nb, s, ss, W, ws, nr, A, as, nc);
     for (; c + 4 <= nc; c += 4) {
         int64_t r = 0;
         if (kind == K_Q4_0 && nb <= Q40_MAX_NB) {
