@@ -125,21 +125,21 @@ static void f16_rows(int64_t n, float *s, const uint16_t *w, size_t ws, int64_t 
  * between tiles.  The next block of weights (or the next 4 rows' first) is prefetched a part
  * per token tile.  pp128 on the 1B-shape F16 model: see the commit that brought this in. */
 #define F16_KC 1024
-#define F16_NG 48
+#define F16_NG 128
 
-/* Phase sums acc[r][t] of R rows x T tokens (R <= 4, T <= 3) over nj steps of `step` elements
+/* Phase sums acc[t][r] of R rows x T tokens (R <= 4, T <= 3) over nj steps of `step` elements
  * (first: from zero): row r's 8 weights of the first step at x + r * ws bytes, token t's
  * activations at y + t * as bytes. */
 static inline __attribute__((always_inline)) void f16_tile(const int R, const int T, int64_t nj, int64_t step,
                                                            const uint16_t *x, size_t ws, const uint8_t *y, size_t as,
-                                                           __m256 (*acc)[F16_NG], int first) {
+                                                           __m256 (*acc)[4], int first) {
     const uint16_t *xr[4], *yt[3];
     __m256          c[4][3];
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++) {
         xr[r] = (const uint16_t *)((const uint8_t *)x + (size_t)r * ws);
 #pragma GCC unroll 3
-        for (int t = 0; t < T; t++) c[r][t] = first ? _mm256_setzero_ps() : acc[r][t];
+        for (int t = 0; t < T; t++) c[r][t] = first ? _mm256_setzero_ps() : acc[t][r];
     }
 #pragma GCC unroll 3
     for (int t = 0; t < T; t++) yt[t] = (const uint16_t *)(y + (size_t)t * as);
@@ -157,12 +157,12 @@ static inline __attribute__((always_inline)) void f16_tile(const int R, const in
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 3
-        for (int t = 0; t < T; t++) acc[r][t] = c[r][t];
+        for (int t = 0; t < T; t++) acc[t][r] = c[r][t];
 }
 
 /* f16_tile for R rows (1..4) and T tokens (1..3) known only at run time. */
 static void f16_tile_rt(int R, int T, int64_t nj, int64_t step, const uint16_t *x, size_t ws, const uint8_t *y,
-                        size_t as, __m256 (*acc)[F16_NG], int first) {
+                        size_t as, __m256 (*acc)[4], int first) {
     switch (R * 4 + T) {
     case 4 * 4 + 3: f16_tile(4, 3, nj, step, x, ws, y, as, acc, first); break;
     case 4 * 4 + 2: f16_tile(4, 2, nj, step, x, ws, y, as, acc, first); break;
@@ -179,75 +179,97 @@ static void f16_tile_rt(int R, int T, int64_t nj, int64_t step, const uint16_t *
     }
 }
 
-/* Prefetches (with hint h) part `part` of `parts` of the lines of R rows ws bytes apart from
- * w, columns c0 .. c0+len-1. */
-#define f16_prefetch(w, ws, R, c0, len, part, parts, h)                                                             \
-    do {                                                                                                           \
-        const int64_t lines_ = ((len) + 31) / 32, total_ = (R) * lines_, per_ = (total_ + (parts) - 1) / (parts); \
-        for (int64_t l_ = (part) * per_; l_ < total_ && l_ < ((part) + 1) * per_; l_++)                           \
-            _mm_prefetch((const char *)(w) + (size_t)(l_ / lines_) * (ws) + (size_t)((c0) + 32 * (l_ % lines_)) * 2, \
-                         h);                                                                                       \
-    } while (0)
+/* Prefetches lines l0 .. l1-1 of rows of `lines` lines each (ws bytes apart, from w), row by
+ * row. */
+static inline void f16_prefetch(const uint8_t *w, size_t ws, int64_t lines, int64_t l0, int64_t l1) {
+    const int64_t r = l0 / lines;
+    int64_t       l = l0 - r * lines;
+    const char   *p = (const char *)w + (size_t)r * ws + (size_t)l * 64;
+    for (int64_t i = l0; i < l1; i++) {
+        _mm_prefetch(p, _MM_HINT_T0);
+        p += 64;
+        if (++l == lines) {
+            l = 0;
+            p += ws - (size_t)lines * 64;
+        }
+    }
+}
 
 /* Rows 0 .. R-1 (R <= 4) of w against tokens 0 .. nt-1 (nt <= F16_NG) of a; the next block of
  * weights, after the last the first of nw (the next rows, maybe past the matrix: only
  * prefetched, which never faults), is prefetched along the way. */
 static void f16_quad(int R, int64_t n, float *s, size_t ss, const uint16_t *w, size_t ws, const uint8_t *a,
                      size_t as, int nt, const uint16_t *nw) {
-    __m256        acc[4][4][F16_NG]; /* (phase, row, token) */
+    __m256        acc[4][F16_NG][4]; /* (phase, token, row): a tile's 12 sums together */
     const int64_t n32 = n & ~(int64_t)31;
     _Alignas(64) uint16_t wp[4 * F16_KC]; /* (phase, step, row, 8) */
     if (n32 == 0)
         for (int k = 0; k < 4; k++)
             for (int r = 0; r < R; r++)
-                for (int t = 0; t < nt; t++) acc[k][r][t] = _mm256_setzero_ps();
+                for (int t = 0; t < nt; t++) acc[k][t][r] = _mm256_setzero_ps();
     for (int64_t c0 = 0; c0 < n32; c0 += F16_KC) {
         const int64_t nj = (n32 - c0 < F16_KC ? n32 - c0 : F16_KC) / 32;
-        const int64_t nc0 = c0 + F16_KC < n32 ? c0 + F16_KC : 0, nlen = n32 - nc0 < F16_KC ? n32 - nc0 : F16_KC;
         const int     tiles = (nt + 2) / 3;
+        /* what to prefetch: the next block, or the next rows' first, `per` lines a tile */
+        const int64_t  nc0 = c0 + F16_KC < n32 ? c0 + F16_KC : 0;
+        const int64_t  pl = (n32 - nc0 < F16_KC ? n32 - nc0 : F16_KC) / 32, pt = (nc0 ? R : 4) * pl;
+        const int64_t  per = (pt + tiles - 1) / tiles;
+        const uint8_t *pw = (const uint8_t *)(nc0 ? w : nw) + (size_t)nc0 * 2;
         int           t  = 0;
         /* the block's weights, phase by phase (one line per step), when 2 or more tiles use them */
         const uint16_t *wb = w + c0;
         size_t          wbs = ws;
         int64_t         kofs = 8;
         if (tiles > 1) {
-            for (int r = 0; r < R; r++) {
-                const __m128i *src = (const __m128i *)((const uint8_t *)wb + (size_t)r * ws);
-                for (int64_t j = 0; j < nj; j++)
-                    for (int k = 0; k < 4; k++)
-                        _mm_store_si128((__m128i *)wp + (k * nj + j) * 4 + r, _mm_loadu_si128(src + 4 * j + k));
-            }
+            /* stores in the order of the loads, 64 bytes a step for both (a store queue of
+             * scattered addresses made loads wait on stores with the same low 12 bits) */
+            __m128i *dst = (__m128i *)wp;
+            for (int k = 0; k < 4; k++)
+                for (int64_t j = 0; j < nj; j++, dst += 4)
+                    for (int r = 0; r < R; r++)
+                        _mm_store_si128(dst + r, _mm_loadu_si128((const __m128i *)((const uint8_t *)wb + (size_t)r * ws) + 4 * j + k));
             wb   = wp;
             wbs  = 16;
             kofs = nj * 32;
         }
         for (; t + 3 <= nt; t += 3) {
-            f16_prefetch(nc0 ? w : nw, ws, nc0 ? R : 4, nc0, nlen, t / 3, tiles, _MM_HINT_T0);
+            f16_prefetch(pw, ws, pl, t / 3 * per, (t / 3 + 1) * per < pt ? (t / 3 + 1) * per : pt);
             for (int k = 0; k < 4; k++) {
                 const uint16_t *x = wb + k * kofs;
                 const uint8_t  *y = a + (size_t)t * as + (size_t)(c0 + 8 * k) * 2;
-                if (R == 4) f16_tile(4, 3, nj, 32, x, wbs, y, as, (__m256(*)[F16_NG])&acc[k][0][t], c0 == 0);
-                else f16_tile_rt(R, 3, nj, 32, x, wbs, y, as, (__m256(*)[F16_NG])&acc[k][0][t], c0 == 0);
+                if (R == 4) f16_tile(4, 3, nj, 32, x, wbs, y, as, acc[k] + t, c0 == 0);
+                else f16_tile_rt(R, 3, nj, 32, x, wbs, y, as, acc[k] + t, c0 == 0);
             }
         }
         if (t < nt) {
-            f16_prefetch(nc0 ? w : nw, ws, nc0 ? R : 4, nc0, nlen, t / 3, tiles, _MM_HINT_T0);
+            f16_prefetch(pw, ws, pl, t / 3 * per, (t / 3 + 1) * per < pt ? (t / 3 + 1) * per : pt);
             for (int k = 0; k < 4; k++)
                 f16_tile_rt(R, nt - t, nj, 32, wb + k * kofs, wbs, a + (size_t)t * as + (size_t)(c0 + 8 * k) * 2, as,
-                            (__m256(*)[F16_NG])&acc[k][0][t], c0 == 0);
+                            acc[k] + t, c0 == 0);
         }
     }
     const int64_t n8 = n32 + ((n - n32) & ~(int64_t)7);
     if (n8 > n32)
         for (int t = 0; t < nt; t += 3)
             f16_tile_rt(R, nt - t < 3 ? nt - t : 3, (n8 - n32) / 8, 8, w + n32, ws, a + (size_t)t * as + (size_t)n32 * 2,
-                        as, (__m256(*)[F16_NG])&acc[0][0][t], 0);
-    for (int r = 0; r < R; r++) {
-        const uint16_t *x = (const uint16_t *)((const uint8_t *)w + (size_t)r * ws);
-        for (int t = 0; t < nt; t++) {
-            const uint16_t *y   = (const uint16_t *)(a + (size_t)t * as);
-            float           sum = avx2_hsum_ps(
-                _mm256_add_ps(_mm256_add_ps(acc[0][r][t], acc[1][r][t]), _mm256_add_ps(acc[2][r][t], acc[3][r][t])));
+                        as, acc[0] + t, 0);
+    for (int t = 0; t < nt; t++) {
+        __m256 v[4];
+        for (int r = 0; r < R; r++)
+            v[r] = _mm256_add_ps(_mm256_add_ps(acc[0][t][r], acc[1][t][r]), _mm256_add_ps(acc[2][t][r], acc[3][t][r]));
+        if (R == 4 && n8 == n) { /* avx2_hsum_ps of the 4 rows at once: (h0 + h2) + (h1 + h3) */
+            __m128 h0 = _mm_add_ps(_mm256_castps256_ps128(v[0]), _mm256_extractf128_ps(v[0], 1));
+            __m128 h1 = _mm_add_ps(_mm256_castps256_ps128(v[1]), _mm256_extractf128_ps(v[1], 1));
+            __m128 h2 = _mm_add_ps(_mm256_castps256_ps128(v[2]), _mm256_extractf128_ps(v[2], 1));
+            __m128 h3 = _mm_add_ps(_mm256_castps256_ps128(v[3]), _mm256_extractf128_ps(v[3], 1));
+            _MM_TRANSPOSE4_PS(h0, h1, h2, h3);
+            _mm_storeu_ps(s + (size_t)t * ss, _mm_add_ps(_mm_add_ps(h0, h2), _mm_add_ps(h1, h3)));
+            continue;
+        }
+        const uint16_t *y = (const uint16_t *)(a + (size_t)t * as);
+        for (int r = 0; r < R; r++) {
+            const uint16_t *x   = (const uint16_t *)((const uint8_t *)w + (size_t)r * ws);
+            float           sum = avx2_hsum_ps(v[r]);
             for (int64_t i = n8; i < n; i++) sum += avx2_half(x[i]) * avx2_half(y[i]);
             s[(size_t)t * ss + r] = sum;
         }
