@@ -474,7 +474,7 @@ static void test_isa_batch_order(void) {
  * panel threshold, and a row too long for the panel. */
 static void test_isa_batch_tile(void) {
     enum { MAX_R = 17, MAX_C = 20 };
-    static const int     shapes[][2] = { { 8, 16 }, { 17, 20 }, { 3, 16 }, { 11, 4 }, { 16, 16 } };
+    static const int     shapes[][2] = { { 8, 16 }, { 17, 20 }, { 3, 16 }, { 11, 4 }, { 9, 8 }, { 16, 16 } };
     static const int64_t ms[]        = { 1, 3, 7, 65 };
     const int64_t        max_n       = 256 * 65;
     uint8_t             *w = malloc(hearth_type_row_size(HEARTH_TYPE_Q6_K, max_n) * MAX_R);
