@@ -15,6 +15,15 @@
 /* Weight rows per tile: 16 rows of 2048 Q8_0 weights are about 34 KiB. */
 #define MM_TILE_ROWS 16
 
+/* A tile kernel forms its per-token terms (and per-row scales) once per call: it gets as many
+ * rows as fit in this many bytes (they stay in L1 across the tokens), in whole tiles. */
+#define MM_GEMM_BYTES (24 * 1024)
+
+static int64_t mm_gemm_rows(const hearth_mat *W) {
+    const int64_t n = (int64_t)(MM_GEMM_BYTES / W->row_bytes) / MM_TILE_ROWS * MM_TILE_ROWS;
+    return n > MM_TILE_ROWS ? n : MM_TILE_ROWS;
+}
+
 /* Up to this many activation rows are converted without the pool. */
 #define MM_SERIAL_CONVERT 16
 
@@ -75,8 +84,9 @@ static void mm_dot_task(void *arg, int ith, int nth) {
         const uint8_t    *wd   = W->data;
         const int64_t     r0   = (c - j->first_chunk) * j->chunk_rows;
         const int64_t     r1   = HEARTH_MIN(rows, r0 + j->chunk_rows);
-        for (int64_t rb = r0; rb < r1; rb += MM_TILE_ROWS) {
-            const int64_t re = HEARTH_MIN(r1, rb + MM_TILE_ROWS);
+        const int64_t     step = j->gemm ? mm_gemm_rows(W) : MM_TILE_ROWS;
+        for (int64_t rb = r0; rb < r1; rb += step) {
+            const int64_t re = HEARTH_MIN(r1, rb + step);
             if (j->gemm) { /* tile kernels give every token its lone-token bits */
                 j->gemm(cols, j->Y + rb, (size_t)rows, wd + (size_t)rb * W->row_bytes, W->row_bytes, re - rb, jb->A,
                         jb->a_row, jb->n_tok);
