@@ -123,7 +123,8 @@ static void f16_rows(int64_t n, float *s, const uint16_t *w, size_t ws, int64_t 
  * for all the group's token tiles and their 4 phases: read in place, rows 4 or 16 KiB apart
  * fall into the same L1 sets as each other and as the activation rows, and were evicted
  * between tiles.  The next block of weights (or the next 4 rows' first) is prefetched a part
- * per token tile.  pp128 on the 1B-shape F16 model: see the commit that brought this in. */
+ * per token tile.  f16_quad keeps its sums on the stack: 4 x F16_NG x 4 x 32 bytes (64 KiB)
+ * beside the 8 KiB copy.  pp128 on the 1B-shape F16 model: see the commits that brought this. */
 #define F16_KC 1024
 #define F16_NG 128
 
