@@ -477,7 +477,7 @@ static void test_isa_batch_tile(void) {
     static const int     shapes[][2] = { { 8, 16 }, { 17, 20 }, { 3, 16 }, { 11, 4 }, { 9, 8 }, { 16, 16 } };
     static const int64_t ms[]        = { 1, 3, 7, 65 };
     const int64_t        max_n       = 256 * 65;
-    uint8_t             *w = malloc(hearth_type_row_size(HEARTH_TYPE_Q6_K, max_n) * MAX_R);
+    uint8_t             *w = malloc((hearth_type_row_size(HEARTH_TYPE_Q6_K, max_n) + 4) * MAX_R);
     uint8_t             *aq = malloc((hearth_type_row_size(HEARTH_TYPE_Q8_K, max_n) + 8) * MAX_C);
     float               *a = malloc(max_n * sizeof *a), s[(MAX_R + 3) * MAX_C], s4[8];
     int                  tested = 0;
