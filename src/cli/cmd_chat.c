@@ -377,12 +377,26 @@ static char *chat_prompt(EditLine *el) {
     return "> ";
 }
 
-/* Ctrl-C at the prompt arrives as a character (isig is off while editing): end the read. */
+/* Ctrl-C typed at the prompt since the last line entered: the first warns, the second quits. */
+static int g_prompt_n_intr;
+
+/* Ctrl-C at the prompt arrives as a character (isig is off while editing).  The first one
+ * discards the line typed so far and warns without leaving el_gets: had the read ended and
+ * el_gets been called again, a second Ctrl-C typed in between (while the terminal is out of
+ * editing mode, isig on) would be a SIGINT that nothing at the prompt waits for, and lost.  The
+ * second one ends the read. */
 static unsigned char ed_interrupt(EditLine *el, int ch) {
-    (void)el;
     (void)ch;
-    g_prompt_intr = 1;
-    return CC_EOF;
+    if (++g_prompt_n_intr >= 2) {
+        g_prompt_intr = 1;
+        return CC_EOF;
+    }
+    const LineInfo *li = el_line(el);
+    el_cursor(el, (int)(li->lastchar - li->cursor));
+    el_deletestr(el, (int)(li->lastchar - li->buffer));
+    printf("\n(Ctrl-C again or Ctrl-D to quit)\n");
+    fflush(stdout);
+    return CC_REDISPLAY;
 }
 
 /* Runs a /command; false when it asks to quit. */
@@ -454,23 +468,15 @@ static int chat_interactive(chat_session *s) {
     printf("hearth chat — %s (%s), context %d tokens.  /help for commands, Ctrl-D to quit.\n", s->m.name, s->m.arch,
            s->n_ctx);
     fflush(stdout);
-    int n_intr = 0;
     for (;;) {
         g_prompt_intr = 0;
         int count = 0;
         const char *got = el_gets(el, &count);
-        if (g_prompt_intr) {
-            printf("\n");
-            if (++n_intr >= 2) break;
-            printf("(Ctrl-C again or Ctrl-D to quit)\n");
-            fflush(stdout);
-            continue;
-        }
-        if (!got || count <= 0) {
+        if (g_prompt_intr || !got || count <= 0) { /* Ctrl-C twice, or Ctrl-D */
             printf("\n");
             break;
         }
-        n_intr = 0;
+        g_prompt_n_intr = 0;
         char *line = dup_str(got);
         if (!line) break;
         chomp(line);
