@@ -91,8 +91,7 @@ static void build_avx512(hearth_type_kernels *t, int vnni) {
     table_override(t, HEARTH_TYPE_F16, NULL, NULL, hearth_avx512_vec_dot_f16);
     table_override(t, HEARTH_TYPE_BF16, NULL, NULL, hearth_avx512_vec_dot_bf16);
 #define INT_KERNEL(T, fn) table_override(t, HEARTH_TYPE_##T, NULL, NULL, vnni ? hearth_avx512vnni_##fn : hearth_avx512_##fn)
-    /* 32-element block types: */
-    INT_KERNEL(Q4_0, vec_dot_q4_0);
+    /* 32-element block types (Q4_0 keeps AVX2's: its own float order, q40_avx2.c): */
     INT_KERNEL(Q4_1, vec_dot_q4_1);
     INT_KERNEL(Q5_0, vec_dot_q5_0);
     INT_KERNEL(Q5_1, vec_dot_q5_1);
@@ -201,7 +200,6 @@ static hearth_gemm_fn gemm_of(int isa, hearth_type type) {
     if (isa == ISA_AVX512 || isa == ISA_AVX512VNNI) {
         const int vnni = isa == ISA_AVX512VNNI;
         switch (type) {
-        case HEARTH_TYPE_Q4_0: return vnni ? hearth_avx512vnni_gemm_q4_0 : hearth_avx512_gemm_q4_0;
         case HEARTH_TYPE_Q4_1: return vnni ? hearth_avx512vnni_gemm_q4_1 : hearth_avx512_gemm_q4_1;
         case HEARTH_TYPE_Q5_0: return vnni ? hearth_avx512vnni_gemm_q5_0 : hearth_avx512_gemm_q5_0;
         case HEARTH_TYPE_Q5_1: return vnni ? hearth_avx512vnni_gemm_q5_1 : hearth_avx512_gemm_q5_1;

@@ -84,8 +84,6 @@ void hearth_avx512_vec_dot_bf16(int64_t n, float *s, const void *w, const void *
 /* Tile kernels (hearth_gemm_fn, below) of the 32-element block types: decode (single tokens) in
  * AVX-512, groups of tokens through the AVX2 prefill tiles; the vec_dot bits. */
 #define HEARTH_AVX512_GEMM_KERNELS(P)                                                                                  \
-    void P##gemm_q4_0(int64_t n, float *s, size_t s_stride, const void *w, size_t w_stride, int64_t nr,             \
-                      const void *a, size_t a_stride, int64_t nc);                                                   \
     void P##gemm_q4_1(int64_t n, float *s, size_t s_stride, const void *w, size_t w_stride, int64_t nr,             \
                       const void *a, size_t a_stride, int64_t nc);                                                   \
     void P##gemm_q5_0(int64_t n, float *s, size_t s_stride, const void *w, size_t w_stride, int64_t nr,             \
@@ -98,7 +96,6 @@ HEARTH_AVX512_GEMM_KERNELS(hearth_avx512_)
 HEARTH_AVX512_GEMM_KERNELS(hearth_avx512vnni_)
 #undef HEARTH_AVX512_GEMM_KERNELS
 #define HEARTH_AVX512_INT_KERNELS(P)                                                                                   \
-    void P##vec_dot_q4_0(int64_t n, float *s, const void *w, const void *a);                                          \
     void P##vec_dot_q4_1(int64_t n, float *s, const void *w, const void *a);                                          \
     void P##vec_dot_q5_0(int64_t n, float *s, const void *w, const void *a);                                          \
     void P##vec_dot_q5_1(int64_t n, float *s, const void *w, const void *a);                                          \

@@ -66,6 +66,10 @@ static inline int32_t load32(const void *p) {
     return v;
 }
 
+/* bytes (> 0) of 64-byte aligned memory for the calling thread, valid until its next call (of
+ * any kernel); NULL when out of memory (the caller then does without panels).  kgemm_avx2.c. */
+void *hearth_avx2_panel_buffer(size_t bytes);
+
 /* The 32-element block kinds of the tile kernels (gemm_avx2.c, q_avx512.c): weight block bytes
  * and whether the kind has mins (Q4_1, Q5_1: activations in Q8_1, else Q8_0). */
 enum { K_Q4_0, K_Q4_1, K_Q5_0, K_Q5_1, K_Q8_0 };

@@ -1,9 +1,8 @@
 /* gemm_avx2.c — tiles of several weight rows times several activation rows for the 32-element
- * block types (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0).  Each weight block is unpacked once per tile and
+ * block types Q4_1, Q5_0, Q5_1 and Q8_0 (Q4_0 has its own order: q40_avx2.c).  Each weight block is unpacked once per tile and
  * each activation block loaded once per tile, so a tile of R rows x C tokens does R unpacks, C
  * loads and R*C integer dot products per block instead of R*C of each.  Decode uses 4 rows x 1
- * token (four independent accumulator chains), prefill 2 rows x 4 tokens (Q4_0: 3 x 3 or 4 x 2
- * for the last 3 or 2 tokens).
+ * token (four independent accumulator chains), prefill 2 rows x 4 tokens.
  *
  * Bit-exactness: every (row, token) pair goes through exactly the same float operations in the
  * same order whatever the tile shape (the single-row vec_dot of these types is the 1 x 1 tile),
@@ -49,11 +48,10 @@ INLINE void prefetch_ahead(const uint8_t *w, size_t ws, int64_t i, const int R, 
     for (size_t o = 0; o < R * wb; o += 64) _mm_prefetch(pf + o, _MM_HINT_T0);
 }
 
-/* The 32 quants of weight block p as bytes: signed for Q4_0/Q5_0/Q8_0 (value), unsigned for
+/* The 32 quants of weight block p as bytes: signed for Q5_0/Q8_0 (value), unsigned for
  * Q4_1/Q5_1. */
 INLINE __m256i unpack_w(const int kind, const uint8_t *p) {
     switch (kind) {
-    case K_Q4_0: return _mm256_sub_epi8(nibbles32(((const block_q4_0 *)p)->qs), _mm256_set1_epi8(8));
     case K_Q4_1: return nibbles32(((const block_q4_1 *)p)->qs);
     case K_Q5_0: {
         const block_q5_0 *b = (const block_q5_0 *)p;
@@ -114,9 +112,9 @@ INLINE void tile32_min_1(const int kind, const int R, int64_t nb, float *s, cons
     for (int r = 0; r < R; r++) s[r] = avx2_hsum_ps(acc[r]) + _mm_cvtss_f32(_mm_movehdup_ps(summ[r]));
 }
 
-/* One token (decode) against R rows of a kind without mins.  Q4_0 and Q5_0 take their quants
- * unsigned (0..15, 0..31) and subtract the offset (8, 16) times the activation's 4-byte sums
- * per lane, formed once per block for the R rows: the same int32 lanes as the sign trick of
+/* One token (decode) against R rows of a kind without mins.  Q5_0 takes its quants unsigned
+ * (0..31) and subtracts the offset 16 times the activation's 4-byte sums per lane, formed once
+ * per block for the R rows: the same int32 lanes as the sign trick of
  * tile32, with fewer operations per row.  The float operations per pair are those of tile32
  * (dx * dy, then one FMA per block into 8 lanes), so the results are the same bits. */
 INLINE void tile32_signed_1(const int kind, const int R, int64_t nb, float *s, const uint8_t *w, size_t ws,
@@ -131,8 +129,7 @@ INLINE void tile32_signed_1(const int kind, const int R, int64_t nb, float *s, c
         const uint8_t *pw = w + (size_t)i * wb;
         const __m256i  y  = _mm256_loadu_si256((const __m256i *)(pa + 2));
         __m256i        yoff = _mm256_setzero_si256();
-        if (kind == K_Q4_0 || kind == K_Q5_0)
-            yoff = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(kind == K_Q4_0 ? 8 : 16), y), ones);
+        if (kind == K_Q5_0) yoff = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(16), y), ones);
         if (R > 1) prefetch_ahead(w, ws, i, R, wb);
         /* dx * dy of the R rows in one multiply (the same float products as one per row) */
         _Alignas(16) float d[4];
@@ -141,9 +138,7 @@ INLINE void tile32_signed_1(const int kind, const int R, int64_t nb, float *s, c
         for (int r = 0; r < R; r++) {
             const uint8_t *p = pw + (size_t)r * ws;
             __m256i lanes;
-            if (kind == K_Q4_0) {
-                lanes = _mm256_sub_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(nibbles32(p + 2), y), ones), yoff);
-            } else if (kind == K_Q5_0) {
+            if (kind == K_Q5_0) {
                 const block_q5_0 *b = (const block_q5_0 *)p;
                 const __m256i     q = _mm256_or_si256(nibbles32(b->qs),
                                                       _mm256_and_si256(avx2_bits32(b->qh), _mm256_set1_epi8(0x10)));
@@ -251,94 +246,6 @@ INLINE void tile32(const int kind, const int R, const int C, int64_t nb, float *
             s[(size_t)c * ss + r] = v;
         }
     }
-}
-
-/* Prefill tiles of Q4_0 cover at most this many blocks per row (8192 columns): their per-token
- * terms live in a stack buffer of 36 bytes per block and token. */
-#define Q40_MAX_NB 256
-
-/* The per-token terms of Q4_0 for C (1..4) tokens, formed once for all the rows of a gemm call:
- * the offset 8 times the 4-byte sums of the activation quants (the int32 lanes to subtract) and
- * the activation scales as floats, both [block][token] with 4 slots per block. */
-INLINE void q40_token_terms(const int C, int64_t nb, const uint8_t *a, size_t as, __m256i *yoff, float *dy) {
-    const __m256i ones = _mm256_set1_epi16(1), eight = _mm256_set1_epi8(8);
-    for (int64_t i = 0; i < nb; i++) {
-        const uint8_t *pa = a + (size_t)i * sizeof(block_q8_0);
-        _mm_storeu_ps(dy + 4 * i, half4_at(pa, as, C));
-#pragma GCC unroll 4
-        for (int c = 0; c < C; c++) {
-            const __m256i y = _mm256_loadu_si256((const __m256i *)(pa + (size_t)c * as + 2));
-            yoff[4 * i + c] = _mm256_madd_epi16(_mm256_maddubs_epi16(eight, y), ones);
-        }
-    }
-}
-
-/* R Q4_0 rows x C tokens (R * C + R <= 14: the accumulators and quants stay in registers): the
- * quants unsigned (0..15) times the activation quants, less the token's offset lanes, give the
- * int32 lanes of tile32's sign trick; the float operations per pair are the same (dx * dy, one
- * FMA per block into 8 lanes, the same hsum), so the same bits. */
-INLINE void q40_tile(const int R, const int C, int64_t nb, float *s, size_t ss, const uint8_t *w, size_t ws,
-                     const uint8_t *a, size_t as, const __m256i *yoff, const float *dy) {
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256        acc[4][4];
-#pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
-        for (int c = 0; c < C; c++) acc[r][c] = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nb; i++) {
-        const uint8_t *pa  = a + (size_t)i * sizeof(block_q8_0);
-        const uint8_t *pw  = w + (size_t)i * sizeof(block_q4_0);
-        if (R > 1) prefetch_ahead(w, ws, i, R, sizeof(block_q4_0));
-        const __m128   dx  = half4_at(pw, ws, R);
-        const __m128   dyv = _mm_loadu_ps(dy + 4 * i);
-        /* dd[r]: dx_r * dy_c in lanes c and c + 4; each pair's scale is broadcast from it with
-         * one in-lane permute (a store and broadcast loads from it wait for the store: slower) */
-        __m256 dd[4];
-        {
-            const __m256 dxy = _mm256_set_m128(dyv, dyv);
-            const __m256 dx2 = _mm256_set_m128(dx, dx);
-            dd[0] = _mm256_mul_ps(_mm256_permute_ps(dx2, 0x00), dxy);
-            if (R > 1) dd[1] = _mm256_mul_ps(_mm256_permute_ps(dx2, 0x55), dxy);
-            if (R > 2) dd[2] = _mm256_mul_ps(_mm256_permute_ps(dx2, 0xAA), dxy);
-            if (R > 3) dd[3] = _mm256_mul_ps(_mm256_permute_ps(dx2, 0xFF), dxy);
-        }
-        __m256i q[4];
-#pragma GCC unroll 4
-        for (int r = 0; r < R; r++) q[r] = nibbles32(pw + (size_t)r * ws + 2);
-#pragma GCC unroll 4
-        for (int c = 0; c < C; c++) {
-            const __m256i y  = _mm256_loadu_si256((const __m256i *)(pa + (size_t)c * as + 2));
-            const __m256i yo = yoff[4 * i + c];
-#pragma GCC unroll 4
-            for (int r = 0; r < R; r++) {
-                const __m256i p16   = _mm256_maddubs_epi16(q[r], y);
-                const __m256i lanes = _mm256_sub_epi32(_mm256_madd_epi16(p16, ones), yo);
-                __m256 dv;
-                switch (c) {
-                case 0: dv = _mm256_permute_ps(dd[r], 0x00); break;
-                case 1: dv = _mm256_permute_ps(dd[r], 0x55); break;
-                case 2: dv = _mm256_permute_ps(dd[r], 0xAA); break;
-                default: dv = _mm256_permute_ps(dd[r], 0xFF); break;
-                }
-                acc[r][c] = _mm256_fmadd_ps(dv, _mm256_cvtepi32_ps(lanes), acc[r][c]);
-            }
-        }
-    }
-#pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
-        for (int c = 0; c < C; c++) s[(size_t)c * ss + r] = avx2_hsum_ps(acc[r][c]);
-}
-
-/* Q4_0 rows x C (1..4) tokens: rows in tiles of RT, the tail row by row. */
-INLINE void q40_rows(const int RT, const int C, int64_t nb, float *s, size_t ss, const uint8_t *w, size_t ws,
-                     int64_t nr, const uint8_t *a, size_t as) {
-    __m256i            yoff[4 * Q40_MAX_NB];
-    _Alignas(16) float dy[4 * Q40_MAX_NB];
-    q40_token_terms(C, nb, a, as, yoff, dy);
-    int64_t r = 0;
-    for (; r + RT <= nr; r += RT) q40_tile(RT, C, nb, s + r, ss, w + (size_t)r * ws, ws, a, as, yoff, dy);
-    for (; r < nr; r++) q40_tile(1, C, nb, s + r, ss, w + (size_t)r * ws, ws, a, as, yoff, dy);
 }
 
 /* Prefill tiles of Q8_0 (at least P8_MIN_TOK tokens, rows of at most P8_MAX_NB blocks): per
@@ -452,8 +359,7 @@ static int64_t p8_gemm(int64_t nb, float *s, size_t ss, const uint8_t *w, size_t
     return c;
 }
 
-/* Any nr x nc block, tiled 2 x 4 (prefill), 4 x 1 (token tails and decode), 1 x n (row tails);
- * Q4_0 also 3 x 3 and 4 x 2 for a tail of 3 or 2 tokens. */
+/* Any nr x nc block, tiled 2 x 4 (prefill), 4 x 1 (token tails and decode), 1 x n (row tails). */
 INLINE void gemm32(const int kind, int64_t n, float *s, size_t ss, const void *w, size_t ws, int64_t nr,
                    const void *a, size_t as, int64_t nc) {
     const int64_t  nb = n / 32;
@@ -462,18 +368,8 @@ INLINE void gemm32(const int kind, int64_t n, float *s, size_t ss, const void *w
     if (kind == K_Q8_0 && nb <= P8_MAX_NB && nc >= P8_MIN_TOK) c = p8_gemm(nb, s, ss, W, ws, nr, A, as, nc);
     for (; c + 4 <= nc; c += 4) {
         int64_t r = 0;
-        if (kind == K_Q4_0 && nb <= Q40_MAX_NB) {
-            q40_rows(2, 4, nb, s + c * ss, ss, W, ws, nr, A + c * as, as);
-            continue;
-        }
         for (; r + 2 <= nr; r += 2) tile32(kind, 2, 4, nb, s + c * ss + r, ss, W + r * ws, ws, A + c * as, as);
         for (; r < nr; r++) tile32(kind, 1, 4, nb, s + c * ss + r, ss, W + r * ws, ws, A + c * as, as);
-    }
-    /* 2 or 3 tokens left (batched decode): one pass over the rows for all of them */
-    if (kind == K_Q4_0 && nb <= Q40_MAX_NB && nc - c >= 2) {
-        if (nc - c == 3) q40_rows(3, 3, nb, s + c * ss, ss, W, ws, nr, A + c * as, as);
-        else q40_rows(4, 2, nb, s + c * ss, ss, W, ws, nr, A + c * as, as);
-        c = nc;
     }
     for (; c < nc; c++) {
         int64_t r = 0;
@@ -491,15 +387,10 @@ INLINE void gemm32(const int kind, int64_t n, float *s, size_t ss, const void *w
         tile32(kind, 1, 1, n / 32, s, 0, w, 0, a, 0);                                                       \
     }
 
-void hearth_avx2_vec_dot4_q4_0(int64_t n, float *s, size_t s_stride, const void *w, const void *a, size_t a_stride) {
-    gemm32(K_Q4_0, n, s, s_stride, w, 0, 1, a, a_stride, 4);
-}
-
 void hearth_avx2_vec_dot4_q8_0(int64_t n, float *s, size_t s_stride, const void *w, const void *a, size_t a_stride) {
     gemm32(K_Q8_0, n, s, s_stride, w, 0, 1, a, a_stride, 4);
 }
 
-DEFINE(q4_0, K_Q4_0)
 DEFINE(q4_1, K_Q4_1)
 DEFINE(q5_0, K_Q5_0)
 DEFINE(q5_1, K_Q5_1)

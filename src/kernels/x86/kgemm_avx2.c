@@ -376,9 +376,7 @@ static void panel_mem_free(void *arg) {
 
 static void panel_key_init(void) { panel_key_ok = pthread_key_create(&panel_key, panel_mem_free) == 0; }
 
-/* bytes (> 0) of 64-byte aligned memory for the calling thread, valid until its next call;
- * NULL when out of memory (the caller then does without panels). */
-static void *panel_buffer(size_t bytes) {
+void *hearth_avx2_panel_buffer(size_t bytes) {
     pthread_once(&panel_once, panel_key_init);
     if (!panel_key_ok) return NULL;
     panel_mem *m = pthread_getspecific(panel_key);
@@ -535,7 +533,7 @@ void hearth_avx2_gemm4_q4_K(int64_t n, float *s, size_t ss, const void *w, size_
     /* all the panels first, then each group of 4 tokens against them: its activations are
      * read from memory once for the nr rows */
     const int64_t np = nr / 8;
-    q4k_panel_block *panel = np > 0 && nc >= Q4K_PANEL_MIN_TOKENS ? panel_buffer((size_t)(np * nb) * sizeof *panel) : NULL;
+    q4k_panel_block *panel = np > 0 && nc >= Q4K_PANEL_MIN_TOKENS ? hearth_avx2_panel_buffer((size_t)(np * nb) * sizeof *panel) : NULL;
     if (panel) {
         for (int64_t p = 0; p < np; p++) q4k_panel_build(panel + p * nb, nb, W + (size_t)(8 * p) * ws, ws);
         for (int64_t c = 0; c + 4 <= nc; c += 4)
@@ -658,7 +656,7 @@ void hearth_avx2_gemm4_q6_K(int64_t n, float *s, size_t ss, const void *w, size_
     /* all the panels first, then each group of 4 tokens against them: its activations are
      * read from memory once for the nr rows */
     const int64_t np = nr / 8;
-    q6k_panel_block *panel = np > 0 && nc >= Q6K_PANEL_MIN_TOKENS ? panel_buffer((size_t)(np * nb) * sizeof *panel) : NULL;
+    q6k_panel_block *panel = np > 0 && nc >= Q6K_PANEL_MIN_TOKENS ? hearth_avx2_panel_buffer((size_t)(np * nb) * sizeof *panel) : NULL;
     if (panel) {
         for (int64_t p = 0; p < np; p++) q6k_panel_build(panel + p * nb, nb, W + (size_t)(8 * p) * ws, ws);
         for (int64_t c = 0; c + 4 <= nc; c += 4)

@@ -1,5 +1,5 @@
-/* q_avx512.c — AVX-512 dot products for the 32-element block types (Q4_0, Q4_1, Q5_0, Q5_1,
- * Q8_0), each with the bits of its AVX2 twin (hearth_avx2_vec_dot_*, the 1 x 1 tile of
+/* q_avx512.c — AVX-512 dot products for the 32-element block types Q4_1, Q5_0, Q5_1 and Q8_0
+ * (Q4_0 has its own float order and only AVX2 kernels: q40_avx2.c), each with the bits of its AVX2 twin (hearth_avx2_vec_dot_*, the 1 x 1 tile of
  * gemm_avx2.c).  Compiled twice: as itself (hearth_avx512_*) and from q_avx512vnni.c
  * (hearth_avx512vnni_*, byte products with VPDPBUSD); see x86/avx512_util.h.
  *
@@ -37,7 +37,7 @@ INLINE __mmask64 bits64(const uint8_t *h0, const uint8_t *h1) {
     return (__mmask64)(uint32_t)load32(h0) | (__mmask64)(uint32_t)load32(h1) << 32;
 }
 
-/* Sum over groups of 4 bytes of (q - off) times signed y, q unsigned <= 31, off 8 or 16: the
+/* Sum over groups of 4 bytes of (q - off) times signed y, q unsigned <= 31, off 16 (Q5_0): the
  * lanes of AVX2's offset form (dot(q, y) - dot(off, y)).  With VNNI the second dot product
  * accumulates onto -dot(off, y); without, the two byte products are subtracted as int16 pairs
  * (|q - off| <= 16, so no pair leaves int16), then widened once. */
@@ -57,10 +57,6 @@ INLINE __m512i dot_off(__m512i q, __m512i y, int off) {
  * the kinds with mins): p0 x a0 in lanes 0..7, p1 x a1 in lanes 8..15. */
 INLINE __m512i lanes2(const int kind, const uint8_t *p0, const uint8_t *p1, const uint8_t *a0, const uint8_t *a1) {
     switch (kind) {
-    case K_Q4_0: {
-        const block_q4_0 *b0 = (const block_q4_0 *)p0, *b1 = (const block_q4_0 *)p1;
-        return dot_off(nibbles64(b0->qs, b1->qs), bytes64(a0 + 2, a1 + 2), 8);
-    }
     case K_Q4_1: {
         const block_q4_1 *b0 = (const block_q4_1 *)p0, *b1 = (const block_q4_1 *)p1;
         return avx512_dot_us8(nibbles64(b0->qs, b1->qs), bytes64(a0 + 4, a1 + 4));
@@ -148,7 +144,6 @@ INLINE void dot32(const int kind, int64_t n, float *s, const uint8_t *w, const u
 #define DEFINE(name, kind)                                                                                             \
     void K512(vec_dot_##name)(int64_t n, float *s, const void *w, const void *a) { dot32(kind, n, s, w, a); }
 
-DEFINE(q4_0, K_Q4_0)
 DEFINE(q4_1, K_Q4_1)
 DEFINE(q5_0, K_Q5_0)
 DEFINE(q5_1, K_Q5_1)
@@ -156,7 +151,7 @@ DEFINE(q8_0, K_Q8_0)
 
 /* ---- Decode tiles: one token against R (1..4) rows -------------------------------------------
  * The AVX2 decode tile (tile32_*_1 of gemm_avx2.c) with two blocks per step: the activation's
- * two blocks are loaded (and, for Q4_0/Q5_0/Q8_0 with VNNI, their offset term formed) once per
+ * two blocks are loaded (and, for Q5_0/Q8_0 with VNNI, their offset term formed) once per
  * step for the R rows; each row's two blocks are unpacked and multiplied in one register.  The
  * R rows keep R independent 8-lane FMA chains (one row is bound by the latency of its chain).
  * The float operations per (row, token) are those of the vec_dot above (dx * dy per block, one
@@ -169,13 +164,13 @@ DEFINE(q8_0, K_Q8_0)
 INLINE __m512i step_term(const int kind, __m512i y) {
 #ifdef HEARTH_AVX512_VNNI
     const __m512i z = _mm512_setzero_si512();
-    if (kind == K_Q4_0 || kind == K_Q5_0 || kind == K_Q8_0) {
-        const int off = kind == K_Q4_0 ? 8 : kind == K_Q5_0 ? 16 : 128;
+    if (kind == K_Q5_0 || kind == K_Q8_0) {
+        const int off = kind == K_Q5_0 ? 16 : 128;
         return _mm512_sub_epi32(z, _mm512_dpbusd_epi32(z, _mm512_set1_epi8((char)off), y));
     }
     return z;
 #else
-    if (kind == K_Q4_0 || kind == K_Q5_0) return _mm512_maddubs_epi16(_mm512_set1_epi8(kind == K_Q4_0 ? 8 : 16), y);
+    if (kind == K_Q5_0) return _mm512_maddubs_epi16(_mm512_set1_epi8(16), y);
     return _mm512_setzero_si512();
 #endif
 }
@@ -184,7 +179,6 @@ INLINE __m512i step_term(const int kind, __m512i y) {
 INLINE __m512i row_lanes2(const int kind, const uint8_t *p0, const uint8_t *p1, __m512i y, __m512i t) {
     __m512i q;
     switch (kind) {
-    case K_Q4_0: q = nibbles64(((const block_q4_0 *)p0)->qs, ((const block_q4_0 *)p1)->qs); break;
     case K_Q4_1: q = nibbles64(((const block_q4_1 *)p0)->qs, ((const block_q4_1 *)p1)->qs); break;
     case K_Q5_0: {
         const block_q5_0 *b0 = (const block_q5_0 *)p0, *b1 = (const block_q5_0 *)p1;
@@ -207,7 +201,7 @@ INLINE __m512i row_lanes2(const int kind, const uint8_t *p0, const uint8_t *p1, 
     return _mm512_dpbusd_epi32(t, q, y);
 #else
     if (kind == K_Q8_0) return avx512_dot_s8(q, y);
-    if (kind == K_Q4_0 || kind == K_Q5_0)
+    if (kind == K_Q5_0)
         return _mm512_madd_epi16(_mm512_sub_epi16(_mm512_maddubs_epi16(q, y), t), _mm512_set1_epi16(1));
     (void)t;
     return avx512_dot_us8(q, y);
@@ -301,14 +295,12 @@ INLINE void rows32(const int kind, const int R, int64_t nb, float *s, const uint
 /* The tile kernel: each single token through rows32 (rows by 4, then one tile of the 1..3 left);
  * groups of 4 tokens go to the AVX2 prefill tile, which unpacks each weight block once for the 4
  * tokens (fewer operations per (row, token) than unpacking per token, and the weights read once
- * per 4 tokens), as does a Q4_0 tail of 2 or 3 tokens (its 3 x 3 / 4 x 2 tiles).  All give the
- * vec_dot bits. */
+ * per 4 tokens).  All give the vec_dot bits. */
 INLINE void gemm32(const int kind, hearth_gemm_fn avx2, int64_t n, float *s, size_t ss, const void *w, size_t ws,
                    int64_t nr, const void *a, size_t as, int64_t nc) {
     const int64_t  nb = n / 32;
     const uint8_t *W = w, *A = a;
     int64_t        c = nc & ~(int64_t)3;
-    if (kind == K_Q4_0 && nc - c >= 2) c = nc;
     if (c > 0) avx2(n, s, ss, w, ws, nr, a, as, c);
     for (; c < nc; c++) {
         float  *sc = s + (size_t)c * ss;
@@ -329,7 +321,6 @@ INLINE void gemm32(const int kind, hearth_gemm_fn avx2, int64_t n, float *s, siz
         gemm32(kind, hearth_avx2_gemm_##name, n, s, ss, w, ws, nr, a, as, nc);                                        \
     }
 
-DEFINE_GEMM(q4_0, K_Q4_0)
 DEFINE_GEMM(q4_1, K_Q4_1)
 DEFINE_GEMM(q5_0, K_Q5_0)
 DEFINE_GEMM(q5_1, K_Q5_1)
