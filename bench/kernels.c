@@ -83,7 +83,7 @@ int main(int argc, char **argv) {
         /* random bytes with bits 2 and 6 of every byte clear: no fp16/bf16 field can be
          * Inf/NaN (their exponent bits are never all set); speed does not depend on values */
         for (size_t i = 0; i < rb * ROWS; i++) w[i] = (uint8_t)(rand() & 0x3B); /* no Inf/NaN halves */
-        hearth_mat W  = { t, ROWS, COLS, rb, w };
+        hearth_mat W  = { .type = t, .rows = ROWS, .cols = COLS, .row_bytes = rb, .data = w };
         void      *sc = malloc(hearth_matmul_scratch_size(&W, N_TOK) + 1);
 
         /* verify a few rows against the scalar reference */

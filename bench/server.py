@@ -2,7 +2,12 @@
 """bench/server.py — aggregate generated tokens/s and time to first token of `hearth serve`
 at 1, 2, 4 and 8 concurrent streams, side by side with llama.cpp's llama-server on the same
 model file (when --llama-server is given).  Each stream is a streaming /v1/completions request
-of --n tokens (ignore_eos, temperature 0).
+of --n tokens (ignore_eos, temperature 0).  Prompts are sent as token ids, --prompt-tokens of them
+(default 16, about one sentence of real text): both engines get exactly the same tokens, and the
+synthetic test models, whose made-up vocabulary spells ordinary text out letter by letter (a
+sentence becomes some 80 tokens), do not turn a decode benchmark into a prefill one.  The ids are
+those of real sentences, as the model's own tokenizer (`hearth tokenize --ids`) gives them,
+cycled to length; the first id varies per request so that no server reuses a cached prefix.
 
 Both servers are started once and stay up; for every level and repetition the two engines run
 back to back, the first of the pair alternating, so that a burst of load from elsewhere on a
@@ -57,6 +62,17 @@ def wait_ready(url, proc, timeout=600):
     raise RuntimeError("server not ready")
 
 
+def prompt_ids(hearth, model, n_tokens):
+    """Token ids of each of PROMPTS (no BOS/EOS), repeated or cut to n_tokens."""
+    out = []
+    for text in PROMPTS:
+        r = subprocess.run([hearth, "tokenize", "--ids", "--no-special", "-m", model, text], capture_output=True,
+                           text=True, check=True)
+        ids = [int(x) for x in r.stdout.split()]
+        out.append([ids[i % len(ids)] for i in range(n_tokens)])
+    return out
+
+
 def stream_one(url, prompt, n, out):
     body = json.dumps({"prompt": prompt, "max_tokens": n, "temperature": 0, "stream": True, "ignore_eos": True,
                        "stream_options": {"include_usage": True}}).encode()
@@ -81,18 +97,21 @@ def stream_one(url, prompt, n, out):
 
 
 SERIAL = [0]
+PROMPT_IDS = []  # per text prompt, its ids (set in main)
+FIRST_IDS = []   # ids to start prompts with, each used once
 
 
 def run_level(url, pid, k, n, offset):
     """k concurrent streams: (aggregate tok/s, median TTFT s, server CPU ms per generated token).
-    Every prompt starts with a number never used before, so no server reuses a cached prefix:
-    time to first token includes the prompt's prefill."""
+    Every prompt starts with a token id never used first before, so no server reuses a cached
+    prefix: time to first token includes the prompt's prefill."""
     out, threads = [], []
     c0 = cpu_seconds(pid)
     t0 = time.time()
     for i in range(k):
         SERIAL[0] += 1
-        prompt = f"{SERIAL[0] * 7919 % 100003}. {PROMPTS[(i + offset) % len(PROMPTS)]}"
+        ids = PROMPT_IDS[(i + offset) % len(PROMPT_IDS)]
+        prompt = [FIRST_IDS[SERIAL[0] % len(FIRST_IDS)]] + ids[1:]
         t = threading.Thread(target=stream_one, args=(url, prompt, n, out))
         t.start()
         threads.append(t)
@@ -124,6 +143,7 @@ def main():
     ap.add_argument("--llama-server")
     ap.add_argument("--model", required=True)
     ap.add_argument("--n", type=int, default=48)
+    ap.add_argument("--prompt-tokens", type=int, default=16)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--levels", default="1 2 4 8")
@@ -131,6 +151,10 @@ def main():
     a = ap.parse_args()
     levels = [int(x) for x in a.levels.split()]
     ctx = 512
+    PROMPT_IDS[:] = prompt_ids(a.hearth, a.model, a.prompt_tokens)
+    # first ids: 20000 distinct ids in [1000, 21000) (7919 is prime to 20000); every model
+    # benchmarked here has a larger vocabulary
+    FIRST_IDS[:] = [1000 + (i * 7919) % 20000 for i in range(20000)]
     servers = []
     try:
         port = free_port()
@@ -146,7 +170,7 @@ def main():
             servers.append(Server("llama-server", cmd, port))
         for s in servers:
             wait_ready(s.url, s.proc)
-            run_level(s.url, s.proc.pid, 1, 8, 0)  # warm-up
+            run_level(s.url, s.proc.pid, max(levels), 8, 0)  # warm-up, every slot used once
         res = {s.name: {k: [] for k in levels} for s in servers}
         for k in levels:
             for rep in range(a.reps):

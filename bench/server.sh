@@ -6,7 +6,8 @@
 #   BENCH_MODEL   a model file or one of: smollm2 (default, the real SmolLM2-135M Q4_1),
 #                 smollm2-q4_0, llama1b-q4_0 (synthetic, from scripts/make-synthetic-model.py)
 #   BENCH_N (48 tokens per stream), BENCH_R (3), BENCH_THREADS (0: each engine's default),
-#   BENCH_LEVELS ("1 2 4 8"), BENCH_JSON (append summary rows to this file)
+#   BENCH_LEVELS ("1 2 4 8"), BENCH_PROMPT_TOKENS (16: prompt length, sent as token ids),
+#   BENCH_JSON (append summary rows to this file)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -22,4 +23,4 @@ json=()
 if [ -n "${BENCH_JSON:-}" ]; then json=(--json-out "$BENCH_JSON"); fi
 exec .venv/bin/python bench/server.py --hearth "${HEARTH_BUILD:-build}/hearth" "${ref[@]}" --model "$model" \
     --n "${BENCH_N:-48}" --reps "${BENCH_R:-3}" --threads "${BENCH_THREADS:-0}" --levels "${BENCH_LEVELS:-1 2 4 8}" \
-    "${json[@]}"
+    --prompt-tokens "${BENCH_PROMPT_TOKENS:-16}" "${json[@]}"

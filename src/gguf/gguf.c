@@ -493,6 +493,16 @@ void gguf_free(gguf_file *g) {
     free(g);
 }
 
+void gguf_release(const gguf_file *g, const void *p, size_t n) {
+    if (!g->map) return;
+    const uintptr_t lo = (uintptr_t)g->map, hi = lo + g->map_size;
+    const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t       a = ((uintptr_t)p + pg - 1) & ~(pg - 1), b = ((uintptr_t)p + n) & ~(pg - 1);
+    if (a < lo) a = lo;
+    if (b > hi) b = hi;
+    if (a < b) madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
 uint32_t gguf_version(const gguf_file *g) { return g->version; }
 uint64_t gguf_file_size(const gguf_file *g) { return g->size; }
 uint32_t gguf_alignment(const gguf_file *g) { return g->alignment; }

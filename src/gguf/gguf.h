@@ -106,6 +106,9 @@ uint64_t           gguf_file_size(const gguf_file *g);
 uint32_t           gguf_alignment(const gguf_file *g);
 uint64_t           gguf_data_offset(const gguf_file *g);  /* start of the data section */
 const uint8_t     *gguf_base(const gguf_file *g);         /* the whole image */
+/* Drops the pages wholly inside [p, p + n) of a file opened with gguf_open (mapped) from memory:
+ * they are read from the file again if touched.  No effect on an image in memory. */
+void               gguf_release(const gguf_file *g, const void *p, size_t n);
 int64_t            gguf_n_kv(const gguf_file *g);
 const gguf_kv     *gguf_kv_at(const gguf_file *g, int64_t i);
 int64_t            gguf_n_tensors(const gguf_file *g);

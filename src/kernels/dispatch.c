@@ -276,6 +276,27 @@ hearth_gemm_fn hearth_kernels_gemm_isa(const char *isa, hearth_type type) {
     return NULL;
 }
 
+static hearth_gemm_fn gemm_x8_of(int isa, hearth_type type) {
+#ifdef HEARTH_HAVE_AVX2_KERNELS
+    /* every table from AVX2 up (the AVX-512 ones use AVX2's Q4_0 kernels) */
+    if (isa != ISA_REF && type == HEARTH_TYPE_Q4_0) return hearth_avx2_gemm_q4_0_x8;
+#endif
+    (void)isa;
+    (void)type;
+    return NULL;
+}
+
+hearth_gemm_fn hearth_kernels_gemm_x8(hearth_type type) {
+    pthread_once(&tables_once, tables_init);
+    return gemm_x8_of(active_isa, type);
+}
+
+hearth_gemm_fn hearth_kernels_gemm_x8_isa(const char *isa, hearth_type type) {
+    for (int i = 0; i < ISA_COUNT; i++)
+        if (!strcmp(isa, isa_names[i])) return gemm_x8_of(i, type);
+    return NULL;
+}
+
 hearth_vec_dot4_fn hearth_kernels_vec_dot4(hearth_type type) {
     pthread_once(&tables_once, tables_init);
     return vec_dot4_of(active_isa, type);

@@ -17,6 +17,7 @@
 #include "core/threadpool.h"
 #include "tensor/type.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,7 +49,18 @@ typedef struct hearth_mat {
     int64_t     cols;      /* input features */
     size_t      row_bytes;
     const void *data;
+    bool        x8;        /* Q4_0 rows interleaved in groups of 8 (hearth_repack_q4_0_x8) */
 } hearth_mat;
+
+/* Q4_0 weights for the matmul can be interleaved once at load time, 8 rows at a time (the
+ * layout the active kernels read as one stream; rows past the last group of 8 stay as they
+ * are), when hearth_repack_q4_0_x8_ok: Q4_0, dense rows, at least 8 rows, at most
+ * HEARTH_Q4_0_X8_MAX_COLS columns, and a kernel for it in the active table.  The results are
+ * bit for bit those of the plain layout.  hearth_repack_q4_0_x8 writes rows x cols of src
+ * (plain) into dst (as many bytes); the caller then points W->data at dst and sets W->x8. */
+#define HEARTH_Q4_0_X8_MAX_COLS 8192
+bool hearth_repack_q4_0_x8_ok(const hearth_mat *W);
+void hearth_repack_q4_0_x8(const void *src, void *dst, int64_t rows, int64_t cols);
 
 /* Y[t][r] = dot(W row r, X[t]) for t < n_tok, r < W->rows.
  * X: (n_tok, W->cols) floats, Y: (n_tok, W->rows) floats, both row-major and dense.

@@ -186,6 +186,14 @@ hearth_gemm_fn hearth_kernels_rows_isa(const char *isa, hearth_type type);
 hearth_gemm_fn hearth_kernels_gemm(hearth_type type);
 hearth_gemm_fn hearth_kernels_gemm_isa(const char *isa, hearth_type type);
 
+/* The tile kernel of weights interleaved 8 rows at a time (hearth_repack_q4_0_x8; w at the
+ * start of a group, w_stride the plain row size), active table or a named ISA; NULL: none
+ * (then no weights are interleaved).  The bits of the type's vec_dot. */
+void hearth_avx2_gemm_q4_0_x8(int64_t n, float *s, size_t s_stride, const void *w, size_t w_stride, int64_t nr,
+                              const void *a, size_t a_stride, int64_t nc);
+hearth_gemm_fn hearth_kernels_gemm_x8(hearth_type type);
+hearth_gemm_fn hearth_kernels_gemm_x8_isa(const char *isa, hearth_type type);
+
 /* The 4-row kernel of a type in the active table (NULL: use vec_dot row by row), or of a
  * named ISA. */
 hearth_vec_dot4_fn hearth_kernels_vec_dot4(hearth_type type);

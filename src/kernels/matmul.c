@@ -10,7 +10,10 @@
 
 #include "core/core.h"
 
+#include "tensor/blocks.h"
+
 #include <stdatomic.h>
+#include <string.h>
 
 /* Weight rows per tile: 16 rows of 2048 Q8_0 weights are about 34 KiB. */
 #define MM_TILE_ROWS 16
@@ -126,6 +129,29 @@ static void mm_dot_task(void *arg, int ith, int nth) {
     }
 }
 
+bool hearth_repack_q4_0_x8_ok(const hearth_mat *W) {
+    return W->type == HEARTH_TYPE_Q4_0 && !W->x8 && W->rows >= 8 && W->cols <= HEARTH_Q4_0_X8_MAX_COLS &&
+           W->row_bytes == hearth_type_row_size(W->type, W->cols) && hearth_kernels_gemm_x8(W->type) != NULL;
+}
+
+void hearth_repack_q4_0_x8(const void *src, void *dst, int64_t rows, int64_t cols) {
+    const int64_t  nb = cols / 32;
+    const size_t   rb = (size_t)nb * sizeof(block_q4_0);
+    const uint8_t *S  = src;
+    uint8_t       *D  = dst;
+    int64_t        g  = 0;
+    for (; g + 8 <= rows; g += 8)
+        for (int64_t i = 0; i < nb; i++) {
+            uint8_t *o = D + (size_t)g * rb + (size_t)i * 144;
+            for (int r = 0; r < 8; r++) {
+                const uint8_t *b = S + (size_t)(g + r) * rb + (size_t)i * sizeof(block_q4_0);
+                memcpy(o + 2 * r, b, 2);
+                for (int k = 0; k < 4; k++) memcpy(o + 16 + 32 * k + 4 * r, b + 2 + 4 * k, 4);
+            }
+        }
+    memcpy(D + (size_t)g * rb, S + (size_t)g * rb, (size_t)(rows - g) * rb);
+}
+
 size_t hearth_matmul_scratch_size(const hearth_mat *W, int64_t n_tok) {
     const hearth_type_kernels *k = hearth_kernels_get(W->type);
     if (!k || n_tok <= 0 || k->vec_dot_type == HEARTH_TYPE_F32) return 0;
@@ -139,7 +165,9 @@ size_t hearth_matmul_scratch_size(const hearth_mat *W, int64_t n_tok) {
  * matrices get at least one tile each), numbered from `first`. */
 static void mm_mat_init(mm_mat *mm, const hearth_mat *W, float *Y, const hearth_type_kernels *k, int nth,
                         int64_t first) {
-    *mm = (mm_mat){ .W = W, .Y = Y, .gemm = hearth_kernels_gemm(W->type), .first_chunk = first };
+    *mm = (mm_mat){ .W = W, .Y = Y, .gemm = W->x8 ? hearth_kernels_gemm_x8(W->type) : hearth_kernels_gemm(W->type),
+                    .first_chunk = first };
+    HEARTH_ASSERT(mm->gemm || !W->x8);
     for (int c = 0; c < 3; c++) {
         mm->vec_dot[c]  = k->vec_dot;
         mm->vec_dot4[c] = c > 0 ? hearth_kernels_vec_dot4(W->type) : NULL;

@@ -156,6 +156,50 @@ static bool get_mat(loader *L, const char *name, int64_t rows, int64_t cols, boo
     return true;
 }
 
+/* ---- weights interleaved for the kernels --------------------------------------------------- */
+
+/* Interleaves every matmul weight the kernels want so (hearth_repack_q4_0_x8_ok) into memory
+ * of its own and drops the mapped pages it was read from.  The token embeddings stay as they
+ * are (rows are looked up), also when the output matrix shares them: then the output gets the
+ * copy, and the embeddings' pages come back from the file as rows are looked up.  HEARTH_REPACK=0 turns this off (the results are the same bits either way). */
+static hearth_status repack_weights(model *m, char *err, size_t err_size) {
+    const char *env = getenv("HEARTH_REPACK");
+    if (env && !strcmp(env, "0")) return HEARTH_OK;
+    const int64_t nl   = m->hp.n_layer;
+    const int     nmax = (int)(7 * nl + 1);
+    hearth_mat  **all  = hearth_malloc_array((size_t)nmax, sizeof *all);
+    m->repacked        = hearth_calloc((size_t)nmax, sizeof *m->repacked);
+    if (!all || !m->repacked) {
+        free(all);
+        return hearth_err(err, err_size, HEARTH_ERR_NOMEM, "model: out of memory");
+    }
+    int n = 0;
+    for (int64_t il = 0; il < nl; il++) {
+        model_layer *ly = &m->layers[il];
+        hearth_mat  *ws[] = { &ly->wq, &ly->wk, &ly->wv, &ly->wo, &ly->w_gate, &ly->w_up, &ly->w_down };
+        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) all[n++] = ws[i];
+    }
+    all[n++] = &m->output;
+    hearth_status st = HEARTH_OK;
+    for (int i = 0; i < n && st == HEARTH_OK; i++) {
+        hearth_mat *W = all[i];
+        if (!W->data || !hearth_repack_q4_0_x8_ok(W)) continue;
+        const size_t bytes = (size_t)W->rows * W->row_bytes;
+        void        *dst   = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+        if (!dst) {
+            st = hearth_err(err, err_size, HEARTH_ERR_NOMEM, "model: out of memory interleaving weights");
+            break;
+        }
+        hearth_repack_q4_0_x8(W->data, dst, W->rows, W->cols);
+        gguf_release(m->gguf, W->data, bytes); /* shared token embeddings: only looked-up rows come back */
+        m->repacked[m->n_repacked++] = dst;
+        W->data                      = dst;
+        W->x8                        = true;
+    }
+    free(all);
+    return st;
+}
+
 /* ---- hyperparameters ---------------------------------------------------------------------- */
 
 static bool load_hparams(loader *L, model *m) {
@@ -295,6 +339,7 @@ hearth_status model_load(const char *path, model **out, char *err, size_t err_si
     }
     for (int il = 0; il < hp->n_layer; il++)
         if (!load_layer(&L, m, il, &m->layers[il])) goto fail_keep;
+    if ((st = repack_weights(m, err, err_size)) != HEARTH_OK) goto fail;
     *out = m;
     return HEARTH_OK;
 
@@ -307,6 +352,8 @@ fail:
 
 void model_free(model *m) {
     if (!m) return;
+    for (int i = 0; i < m->n_repacked; i++) free(m->repacked[i]);
+    free(m->repacked);
     free(m->layers);
     gguf_free(m->gguf);
     free(m);

@@ -88,10 +88,14 @@ typedef struct model {
     const float           *rope_freqs; /* (n_rot/2) llama3 frequency factors, or NULL */
     model_layer           *layers;   /* n_layer */
     char                   name[256];
+    void                 **repacked; /* weights interleaved at load (model_load), owned */
+    int                    n_repacked;
 } model;
 
 /* Loads the model at `path`: reads hyperparameters, validates every tensor's presence, shape
- * and type, and points views into the mapping (no weight is copied or converted).  On failure
+ * and type, and points views into the mapping; the only weights copied are the matmul weights
+ * the kernels want interleaved (hearth_repack_q4_0_x8_ok; HEARTH_REPACK=0: none), whose
+ * mapped pages are then dropped.  On failure
  * returns a status and a message naming the architecture, tensor or key at fault. */
 hearth_status model_load(const char *path, model **out, char *err, size_t err_size);
 void          model_free(model *m);

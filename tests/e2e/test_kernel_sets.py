@@ -2,7 +2,9 @@
 AVX-512 VNNI tables promise the AVX2 bits (src/kernels/x86/avx512_util.h).  On a CPU without
 AVX-512 they run in the emulated build (build-emu512/hearth, made by `make test` with
 EMU512=1: SIMDe implements the 512-bit intrinsics), which offers them wherever AVX2 runs.
-Prompts of 1, 3 and 24 tokens take the single-row, multi-row and tile paths of matmul."""
+Prompts of 1, 3 and 24 tokens take the single-row, multi-row and tile paths of matmul.
+Also: Q4_0 weights interleaved at load time (the default) give the bits of the plain layout
+(HEARTH_REPACK=0)."""
 import os
 import tempfile
 
@@ -17,10 +19,10 @@ SETS = ["avx512", "avx512vnni"]
 PROMPTS = [[7], [7, 3, 11], [(i * 37 + 5) % 90 for i in range(24)]]  # tiny vocabularies: 96 tokens
 
 
-def logits(binary, isa, model, ids):
+def logits(binary, isa, model, ids, **extra_env):
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "logits.bin")
-        env = dict(os.environ, HEARTH_KERNELS=isa)
+        env = dict(os.environ, HEARTH_KERNELS=isa, **extra_env)
         p = run([binary, "run", "-m", model, "--tokens", "-p", ",".join(map(str, ids)), "--logits", out, "-t", "2"],
                 env=env)
         assert p.returncode == 0, p.stderr.decode()
@@ -78,3 +80,21 @@ def test_gemma3_same_bits(hearth, emu, gemma3, isa):
         want = logits(hearth, "avx2", gemma3, ids)
         got = logits(emu, isa, gemma3, ids)
         assert np.array_equal(want, got), f"{len(ids)} tokens: {int((want != got).sum())} logits differ from avx2"
+
+
+def test_q4_0_interleaved_same_bits(hearth, tiny_paths):
+    """Q4_0 matmul weights interleaved 8 rows at a time at load (src/model/model.c
+    repack_weights) against the plain rows, every tiny architecture, 1, 3 and 24 tokens."""
+    if not avx2_available():
+        pytest.skip("no AVX2: nothing is interleaved")
+    checked = 0
+    for name, path in sorted(tiny_paths.items()):
+        if "Q4_0" not in name:
+            continue
+        for ids in PROMPTS:
+            want = logits(hearth, "avx2", path, ids, HEARTH_REPACK="0")
+            got = logits(hearth, "avx2", path, ids)
+            diff = np.nonzero(want != got)[0]
+            assert len(diff) == 0, f"{name} {len(ids)} tokens: {len(diff)} of {len(want)} logits differ"
+            checked += 1
+    assert checked >= 3 * 4, checked

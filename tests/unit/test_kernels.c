@@ -590,6 +590,59 @@ static void test_isa_gemm(void) {
     check_multi("gemm", hearth_kernels_gemm_isa, shapes, HEARTH_ARRAY_LEN(shapes));
 }
 
+/* Q4_0 weights interleaved 8 rows at a time (hearth_repack_q4_0_x8) through each ISA's x8 tile
+ * kernel give every (row, token) the bits of that ISA's vec_dot on the plain rows: row counts
+ * with and without a tail past the last group of 8, 1..21 tokens (groups of 4 and every tail),
+ * odd and even block counts, the largest row the layout takes. */
+static void test_isa_gemm_x8(void) {
+    static const int shapes[][2] = { { 8, 1 }, { 9, 1 }, { 16, 3 }, { 19, 4 }, { 24, 5 }, { 15, 21 }, { 8, 2 } };
+    static const int64_t ns[] = { 32, 64, 96, 160, HEARTH_Q4_0_X8_MAX_COLS };
+    enum { MAX_R = 24, MAX_C = 21 };
+    const hearth_type  t    = HEARTH_TYPE_Q4_0;
+    const int64_t      maxn = HEARTH_Q4_0_X8_MAX_COLS;
+    const size_t       maxw = hearth_type_row_size(t, maxn) * MAX_R;
+    uint8_t           *w = malloc(maxw), *wx = malloc(maxw), *aq = malloc(hearth_type_row_size(HEARTH_TYPE_Q8_0, maxn) * MAX_C);
+    float             *a = malloc(maxn * sizeof *a), s[MAX_R * MAX_C];
+    int                tested = 0;
+    for (size_t ii = 0; ii < HEARTH_ARRAY_LEN(fast_isas); ii++) {
+        if (!hearth_kernels_cpu_has(fast_isas[ii])) continue;
+        hearth_gemm_fn             g  = hearth_kernels_gemm_x8_isa(fast_isas[ii], t);
+        const hearth_type_kernels *kf = hearth_kernels_table(fast_isas[ii], t);
+        if (!g) continue;
+        tested++;
+        int bad = 0;
+        for (size_t ni = 0; ni < HEARTH_ARRAY_LEN(ns); ni++) {
+            const int64_t n    = ns[ni];
+            const size_t  wrow = hearth_type_row_size(t, n), arow = hearth_type_row_size(HEARTH_TYPE_Q8_0, n);
+            for (int64_t r = 0; r < MAX_R; r++) random_weights(t, w + r * wrow, n);
+            for (int64_t c = 0; c < MAX_C; c++) {
+                for (int64_t i = 0; i < n; i++) a[i] = rng_unit() * (c == 0 ? 50.0f : 1.0f);
+                hearth_kernels_ref(HEARTH_TYPE_Q8_0)->from_float(a, aq + c * arow, n);
+            }
+            for (size_t si = 0; si < HEARTH_ARRAY_LEN(shapes); si++) {
+                const int nr = shapes[si][0], nc = shapes[si][1];
+                if (n == maxn && nc > 4) continue; /* the long rows: the group and token tails suffice */
+                hearth_repack_q4_0_x8(w, wx, nr, n);
+                g(n, s, (size_t)nr, wx, wrow, nr, aq, arow, nc);
+                for (int c = 0; c < nc; c++)
+                    for (int r = 0; r < nr; r++) {
+                        float s1;
+                        kf->vec_dot(n, &s1, w + r * wrow, aq + c * arow);
+                        if (s1 != s[c * nr + r] && bad++ < 3)
+                            printf("# %s x8 n=%lld %dx%d (%d,%d): %g vs %g\n", fast_isas[ii], (long long)n, nr, nc, r, c,
+                                   s[c * nr + r], s1);
+                    }
+            }
+        }
+        CHECKF(bad == 0, "%s gemm_x8 Q4_0: %d mismatches", fast_isas[ii], bad);
+    }
+    printf("# %d x8 kernels checked\n", tested);
+    free(w);
+    free(wx);
+    free(aq);
+    free(a);
+}
+
 /* The F16 tile kernel of each ISA against its vec_dot, bit for bit, at lengths with 8-element
  * and scalar tails (n % 32 >= 8 and not), several column blocks of the prefill kernel (past
  * 1024 and 2048) and past its single-token 4-row threshold (4096), row counts with and without
@@ -777,7 +830,7 @@ static void check_matmul(hearth_threadpool *pool, hearth_type t, int64_t rows, i
     float   *wf = malloc(sizeof(float) * cols), *xq = malloc(sizeof(float) * cols * n_tok);
     random_weights(t, w, rows * cols);
     for (int64_t i = 0; i < cols * n_tok; i++) x[i] = rng_unit();
-    hearth_mat W       = { t, rows, cols, rb, w };
+    hearth_mat W       = { .type = t, .rows = rows, .cols = cols, .row_bytes = rb, .data = w };
     size_t     ss      = hearth_matmul_scratch_size(&W, n_tok);
     void      *scratch = malloc(ss ? ss : 1);
     hearth_matmul(pool, &W, x, y, n_tok, scratch);
@@ -891,6 +944,7 @@ int main(void) {
     RUN(test_isa_batch_order);
     RUN(test_isa_batch_tile);
     RUN(test_isa_gemm);
+    RUN(test_isa_gemm_x8);
     RUN(test_isa_gemm_f16);
     RUN(test_isa_rows);
     RUN(test_isa_convert);

@@ -207,6 +207,11 @@ INLINE __m256i q40_isum8(const __m256i *q, const uint8_t *pa, int32_t off) {
     return _mm256_sub_epi32(_mm256_madd_epi16(s16, _mm256_set1_epi16(1)), _mm256_set1_epi32(off));
 }
 
+/* Blocks ahead that q40_direct8 prefetches each row (a 64-byte line holds 3.6 blocks). */
+#ifndef Q40_PF
+#define Q40_PF 16
+#endif
+
 /* Decode and small batches: 8 rows x C (1..3) tokens straight from the rows, interleaved in
  * registers block by block; dy/off as q40_terms' for the C tokens. */
 INLINE void q40_direct8(const int C, int64_t nb, float *s, size_t ss, const uint8_t *w, size_t ws, const uint8_t *a,
@@ -216,9 +221,14 @@ INLINE void q40_direct8(const int C, int64_t nb, float *s, size_t ss, const uint
     for (int c = 0; c < C; c++) acc[c] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
         const uint8_t *pw = w + (size_t)i * sizeof(block_q4_0);
-        {   /* the same block of the next 8 rows */
-            const char *pf = (const char *)w + (size_t)8 * ws + (size_t)i * 8 * sizeof(block_q4_0);
-            for (size_t o = 0; o < 8 * sizeof(block_q4_0); o += 64) _mm_prefetch(pf + o, _MM_HINT_T0);
+        {   /* each row Q40_PF blocks ahead (into the next 8 rows past the end), half the rows a
+             * step: every row every 2 blocks (36 bytes), so every line of it */
+            const int64_t p  = i + Q40_PF;
+            const int     r0 = (int)(i & 1) * 4;
+            const char   *pf = (const char *)w + (p < nb ? (size_t)p * sizeof(block_q4_0)
+                                                         : (size_t)8 * ws + (size_t)(p - nb) * sizeof(block_q4_0));
+#pragma GCC unroll 4
+            for (int r = r0; r < r0 + 4; r++) _mm_prefetch(pf + (size_t)r * ws, _MM_HINT_T0);
         }
         __m256i q[8];
         __m256  d;
@@ -312,6 +322,68 @@ void hearth_avx2_gemm_q4_0(int64_t n, float *s, size_t ss, const void *w, size_t
         } else {
             q40_small_rows(nb, S, ss, w, ws, 0, nr, A, as, C, NULL, NULL);
         }
+    }
+}
+
+/* ---- weights interleaved at load time (hearth_repack_q4_0_x8) -------------------------------
+ * A group of 8 rows is stored block by block, 144 bytes a block: the 8 rows' scales (fp16),
+ * then 4 x 32 bytes, the k-th holding bytes 4k..4k+3 of each row's quants (row r at 4r): the
+ * panel layout before the nibble split, so the group reads as one linear stream and its
+ * interleave costs nothing at run time.  Rows past the last whole group follow as they are. */
+
+/* One group (8 rows) x C (1..4) tokens over nb blocks; s[c * ss + r]. */
+INLINE void q40_x8_tile(const int C, int64_t nb, const uint8_t *g, const uint8_t *a, size_t as, const float *dy,
+                        const int32_t *off, float *s, size_t ss) {
+    const __m256i lo = _mm256_set1_epi8(0x0F);
+    __m256        acc[4];
+#pragma GCC unroll 4
+    for (int c = 0; c < C; c++) acc[c] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *p = g + (size_t)i * 144;
+        _mm_prefetch((const char *)p + 1024, _MM_HINT_T0);
+        _mm_prefetch((const char *)p + 1024 + 64, _MM_HINT_T0);
+        _mm_prefetch((const char *)p + 1024 + 128, _MM_HINT_T0);
+        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+        __m256i      q[8];
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+            const __m256i v = _mm256_loadu_si256((const __m256i *)(p + 16 + 32 * k));
+            q[k]            = _mm256_and_si256(v, lo);
+            q[4 + k]        = _mm256_and_si256(_mm256_srli_epi16(v, 4), lo);
+        }
+#pragma GCC unroll 4
+        for (int c = 0; c < C; c++) {
+            const __m256i s32 = q40_isum8(q, a + (size_t)c * as + (size_t)i * sizeof(block_q8_0) + 2, off[i * C + c]);
+            acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(d, _mm256_set1_ps(dy[i * C + c])), acc[c]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int c = 0; c < C; c++) _mm256_storeu_ps(s + (size_t)c * ss, acc[c]);
+}
+
+/* The tile kernel of interleaved Q4_0 (hearth_gemm_fn; w at the start of a group, ws the
+ * row size, nb <= Q40_CHUNK_NB): groups of 8 rows, then the rows past them as they are. */
+void hearth_avx2_gemm_q4_0_x8(int64_t n, float *s, size_t ss, const void *w, size_t ws, int64_t nr, const void *a,
+                              size_t as, int64_t nc) {
+    const int64_t nb = n / 32, np = nr / 8;
+    float         dy[4 * Q40_CHUNK_NB];
+    int32_t       off[4 * Q40_CHUNK_NB];
+    if (nb > Q40_CHUNK_NB) return; /* never repacked (hearth_repack_q4_0_x8_ok) */
+    for (int64_t c = 0; c < nc; c += 4) {
+        const int      C = nc - c < 4 ? (int)(nc - c) : 4;
+        const uint8_t *A = (const uint8_t *)a + (size_t)c * as;
+        float         *S = s + (size_t)c * ss;
+        q40_terms(C, 0, nb, A, as, dy, off);
+        for (int64_t g = 0; g < np; g++) {
+            const uint8_t *G = (const uint8_t *)w + (size_t)g * 8 * ws;
+            switch (C) {
+            case 1: q40_x8_tile(1, nb, G, A, as, dy, off, S + g * 8, ss); break;
+            case 2: q40_x8_tile(2, nb, G, A, as, dy, off, S + g * 8, ss); break;
+            case 3: q40_x8_tile(3, nb, G, A, as, dy, off, S + g * 8, ss); break;
+            default: q40_x8_tile(4, nb, G, A, as, dy, off, S + g * 8, ss); break;
+            }
+        }
+        if (np * 8 < nr) q40_small_rows(nb, S, ss, w, ws, np * 8, nr, A, as, C, dy, off);
     }
 }
 
