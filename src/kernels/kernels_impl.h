@@ -188,7 +188,13 @@ hearth_gemm_fn hearth_kernels_gemm_isa(const char *isa, hearth_type type);
 
 /* The tile kernel of weights interleaved 8 rows at a time (hearth_repack_q4_0_x8; w at the
  * start of a group, w_stride the plain row size), active table or a named ISA; NULL: none
- * (then no weights are interleaved).  The bits of the type's vec_dot. */
+ * (then no weights are interleaved).  The bits of the type's vec_dot.  Each activation row
+ * is HEARTH_X8_ROW_BYTES(n) bytes: the Q8_0 row, then at HEARTH_X8_TERMS_AT(n) its terms from
+ * hearth_q4_0_x8_terms (per block the scale as a float, then per block 8 x the quants' sum as
+ * int32), formed once per matmul instead of once per call. */
+#define HEARTH_X8_TERMS_AT(n)  (((size_t)(n) / 32 * 34 + 3) & ~(size_t)3)
+#define HEARTH_X8_ROW_BYTES(n) (HEARTH_X8_TERMS_AT(n) + (size_t)(n) / 32 * 8)
+void hearth_q4_0_x8_terms(const void *aq, int64_t n, void *terms);
 void hearth_avx2_gemm_q4_0_x8(int64_t n, float *s, size_t s_stride, const void *w, size_t w_stride, int64_t nr,
                               const void *a, size_t a_stride, int64_t nc);
 hearth_gemm_fn hearth_kernels_gemm_x8(hearth_type type);

@@ -56,6 +56,7 @@ typedef struct mm_job {
     uint8_t             *scratch;  /* where A is written when converted */
     size_t               a_row;
     hearth_from_float_fn from_float;
+    bool                 x8;       /* each row of A followed by its hearth_q4_0_x8_terms */
     const int64_t       *seg_len;     /* (n_seg) runs of tokens, each rounded as a batch alone */
     int64_t              n_seg;
     atomic_llong         next_chunk;
@@ -64,8 +65,11 @@ typedef struct mm_job {
 static void mm_convert_task(void *arg, int ith, int nth) {
     mm_job       *j  = arg;
     const int64_t t0 = j->n_tok * ith / nth, t1 = j->n_tok * (ith + 1) / nth;
-    for (int64_t t = t0; t < t1; t++)
-        j->from_float(j->X + t * j->cols, j->scratch + (size_t)t * j->a_row, j->cols);
+    for (int64_t t = t0; t < t1; t++) {
+        uint8_t *row = j->scratch + (size_t)t * j->a_row;
+        j->from_float(j->X + t * j->cols, row, j->cols);
+        if (j->x8) hearth_q4_0_x8_terms(row, j->cols, row + HEARTH_X8_TERMS_AT(j->cols));
+    }
 }
 
 /* Segment length classes at the reference's thresholds (its float order for Q4_K changes at 4
@@ -134,6 +138,19 @@ bool hearth_repack_q4_0_x8_ok(const hearth_mat *W) {
            W->row_bytes == hearth_type_row_size(W->type, W->cols) && hearth_kernels_gemm_x8(W->type) != NULL;
 }
 
+void hearth_q4_0_x8_terms(const void *aq, int64_t n, void *terms) {
+    const int64_t      nb = n / 32;
+    const block_q8_0  *b  = aq;
+    float             *dy = terms;
+    int32_t           *of = (int32_t *)(dy + nb);
+    for (int64_t i = 0; i < nb; i++) {
+        int32_t sum = 0;
+        for (int k = 0; k < 32; k++) sum += b[i].qs[k];
+        dy[i] = hearth_fp16_to_fp32(b[i].d);
+        of[i] = 8 * sum;
+    }
+}
+
 void hearth_repack_q4_0_x8(const void *src, void *dst, int64_t rows, int64_t cols) {
     const int64_t  nb = cols / 32;
     const size_t   rb = (size_t)nb * sizeof(block_q4_0);
@@ -155,7 +172,7 @@ void hearth_repack_q4_0_x8(const void *src, void *dst, int64_t rows, int64_t col
 size_t hearth_matmul_scratch_size(const hearth_mat *W, int64_t n_tok) {
     const hearth_type_kernels *k = hearth_kernels_get(W->type);
     if (!k || n_tok <= 0 || k->vec_dot_type == HEARTH_TYPE_F32) return 0;
-    size_t row = hearth_type_row_size(k->vec_dot_type, W->cols);
+    size_t row = W->x8 ? HEARTH_X8_ROW_BYTES(W->cols) : hearth_type_row_size(k->vec_dot_type, W->cols);
     size_t total;
     if (__builtin_mul_overflow(row, (size_t)n_tok, &total)) return SIZE_MAX;
     return total;
@@ -189,7 +206,7 @@ void hearth_matmul_multi(hearth_threadpool *pool, const hearth_mat *const *W, fl
     bool shared = n_w <= MM_MAX_MATS;
     for (int i = 1; i < n_w && shared; i++) {
         const hearth_type_kernels *k = hearth_kernels_get(W[i]->type);
-        shared = k && k->vec_dot_type == k0->vec_dot_type && W[i]->cols == W[0]->cols;
+        shared = k && k->vec_dot_type == k0->vec_dot_type && W[i]->cols == W[0]->cols && W[i]->x8 == W[0]->x8;
     }
     if (!shared) {
         for (int i = 0; i < n_w; i++) hearth_matmul_segs(pool, W[i], X, Y[i], n_tok, scratch, seg_len, n_seg);
@@ -201,7 +218,8 @@ void hearth_matmul_multi(hearth_threadpool *pool, const hearth_mat *const *W, fl
 
     mm_job j = {
         .X = X, .cols = W[0]->cols, .n_tok = n_tok, .scratch = scratch,
-        .a_row = hearth_type_row_size(k0->vec_dot_type, W[0]->cols), .from_float = ak->from_float,
+        .a_row = W[0]->x8 ? HEARTH_X8_ROW_BYTES(W[0]->cols) : hearth_type_row_size(k0->vec_dot_type, W[0]->cols),
+        .from_float = ak->from_float, .x8 = W[0]->x8,
         .seg_len = seg_len, .n_seg = n_seg,
     };
     HEARTH_ASSERT(j.a_row > 0);

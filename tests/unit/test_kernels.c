@@ -601,7 +601,7 @@ static void test_isa_gemm_x8(void) {
     const hearth_type  t    = HEARTH_TYPE_Q4_0;
     const int64_t      maxn = HEARTH_Q4_0_X8_MAX_COLS;
     const size_t       maxw = hearth_type_row_size(t, maxn) * MAX_R;
-    uint8_t           *w = malloc(maxw), *wx = malloc(maxw), *aq = malloc(hearth_type_row_size(HEARTH_TYPE_Q8_0, maxn) * MAX_C);
+    uint8_t           *w = malloc(maxw), *wx = malloc(maxw), *aq = malloc(HEARTH_X8_ROW_BYTES(maxn) * MAX_C);
     float             *a = malloc(maxn * sizeof *a), s[MAX_R * MAX_C];
     int                tested = 0;
     for (size_t ii = 0; ii < HEARTH_ARRAY_LEN(fast_isas); ii++) {
@@ -613,11 +613,12 @@ static void test_isa_gemm_x8(void) {
         int bad = 0;
         for (size_t ni = 0; ni < HEARTH_ARRAY_LEN(ns); ni++) {
             const int64_t n    = ns[ni];
-            const size_t  wrow = hearth_type_row_size(t, n), arow = hearth_type_row_size(HEARTH_TYPE_Q8_0, n);
+            const size_t  wrow = hearth_type_row_size(t, n), arow = HEARTH_X8_ROW_BYTES(n);
             for (int64_t r = 0; r < MAX_R; r++) random_weights(t, w + r * wrow, n);
-            for (int64_t c = 0; c < MAX_C; c++) {
+            for (int64_t c = 0; c < MAX_C; c++) { /* each Q8_0 row followed by its terms */
                 for (int64_t i = 0; i < n; i++) a[i] = rng_unit() * (c == 0 ? 50.0f : 1.0f);
                 hearth_kernels_ref(HEARTH_TYPE_Q8_0)->from_float(a, aq + c * arow, n);
+                hearth_q4_0_x8_terms(aq + c * arow, n, aq + c * arow + HEARTH_X8_TERMS_AT(n));
             }
             for (size_t si = 0; si < HEARTH_ARRAY_LEN(shapes); si++) {
                 const int nr = shapes[si][0], nc = shapes[si][1];

@@ -331,13 +331,20 @@ void hearth_avx2_gemm_q4_0(int64_t n, float *s, size_t ss, const void *w, size_t
  * panel layout before the nibble split, so the group reads as one linear stream and its
  * interleave costs nothing at run time.  Rows past the last whole group follow as they are. */
 
-/* One group (8 rows) x C (1..4) tokens over nb blocks; s[c * ss + r]. */
-INLINE void q40_x8_tile(const int C, int64_t nb, const uint8_t *g, const uint8_t *a, size_t as, const float *dy,
-                        const int32_t *off, float *s, size_t ss) {
-    const __m256i lo = _mm256_set1_epi8(0x0F);
-    __m256        acc[4];
+/* One group (8 rows) x C (1..4) tokens over nb blocks; s[c * ss + r].  Each token's
+ * activation row carries its terms (HEARTH_X8_TERMS_AT). */
+INLINE void q40_x8_tile(const int C, int64_t nb, const uint8_t *g, const uint8_t *a, size_t as, float *s, size_t ss) {
+    const __m256i  lo = _mm256_set1_epi8(0x0F);
+    const size_t   qb = HEARTH_X8_TERMS_AT(nb * 32);
+    const float   *dy[4];
+    const int32_t *off[4];
+    __m256         acc[4];
 #pragma GCC unroll 4
-    for (int c = 0; c < C; c++) acc[c] = _mm256_setzero_ps();
+    for (int c = 0; c < C; c++) {
+        acc[c] = _mm256_setzero_ps();
+        dy[c]  = (const float *)(a + (size_t)c * as + qb);
+        off[c] = (const int32_t *)(dy[c] + nb);
+    }
     for (int64_t i = 0; i < nb; i++) {
         const uint8_t *p = g + (size_t)i * 144;
         _mm_prefetch((const char *)p + 1024, _MM_HINT_T0);
@@ -353,37 +360,34 @@ INLINE void q40_x8_tile(const int C, int64_t nb, const uint8_t *g, const uint8_t
         }
 #pragma GCC unroll 4
         for (int c = 0; c < C; c++) {
-            const __m256i s32 = q40_isum8(q, a + (size_t)c * as + (size_t)i * sizeof(block_q8_0) + 2, off[i * C + c]);
-            acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(d, _mm256_set1_ps(dy[i * C + c])), acc[c]);
+            const __m256i s32 = q40_isum8(q, a + (size_t)c * as + (size_t)i * sizeof(block_q8_0) + 2, off[c][i]);
+            acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(d, _mm256_set1_ps(dy[c][i])), acc[c]);
         }
     }
 #pragma GCC unroll 4
     for (int c = 0; c < C; c++) _mm256_storeu_ps(s + (size_t)c * ss, acc[c]);
 }
 
-/* The tile kernel of interleaved Q4_0 (hearth_gemm_fn; w at the start of a group, ws the
- * row size, nb <= Q40_CHUNK_NB): groups of 8 rows, then the rows past them as they are. */
+/* The tile kernel of interleaved Q4_0 (see kernels_impl.h; nb <= Q40_CHUNK_NB): groups of 8
+ * rows, then the rows past them (plain) through the small tiles. */
 void hearth_avx2_gemm_q4_0_x8(int64_t n, float *s, size_t ss, const void *w, size_t ws, int64_t nr, const void *a,
                               size_t as, int64_t nc) {
     const int64_t nb = n / 32, np = nr / 8;
-    float         dy[4 * Q40_CHUNK_NB];
-    int32_t       off[4 * Q40_CHUNK_NB];
-    if (nb > Q40_CHUNK_NB) return; /* never repacked (hearth_repack_q4_0_x8_ok) */
+    if (nb > Q40_CHUNK_NB) return; /* never interleaved (hearth_repack_q4_0_x8_ok) */
     for (int64_t c = 0; c < nc; c += 4) {
         const int      C = nc - c < 4 ? (int)(nc - c) : 4;
         const uint8_t *A = (const uint8_t *)a + (size_t)c * as;
         float         *S = s + (size_t)c * ss;
-        q40_terms(C, 0, nb, A, as, dy, off);
         for (int64_t g = 0; g < np; g++) {
             const uint8_t *G = (const uint8_t *)w + (size_t)g * 8 * ws;
             switch (C) {
-            case 1: q40_x8_tile(1, nb, G, A, as, dy, off, S + g * 8, ss); break;
-            case 2: q40_x8_tile(2, nb, G, A, as, dy, off, S + g * 8, ss); break;
-            case 3: q40_x8_tile(3, nb, G, A, as, dy, off, S + g * 8, ss); break;
-            default: q40_x8_tile(4, nb, G, A, as, dy, off, S + g * 8, ss); break;
+            case 1: q40_x8_tile(1, nb, G, A, as, S + g * 8, ss); break;
+            case 2: q40_x8_tile(2, nb, G, A, as, S + g * 8, ss); break;
+            case 3: q40_x8_tile(3, nb, G, A, as, S + g * 8, ss); break;
+            default: q40_x8_tile(4, nb, G, A, as, S + g * 8, ss); break;
             }
         }
-        if (np * 8 < nr) q40_small_rows(nb, S, ss, w, ws, np * 8, nr, A, as, C, dy, off);
+        if (np * 8 < nr) q40_small_rows(nb, S, ss, w, ws, np * 8, nr, A, as, C, NULL, NULL);
     }
 }
 
