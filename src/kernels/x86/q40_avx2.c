@@ -1,5 +1,5 @@
-/* q40_avx2.c — Q4_0 weights times Q8_0 activations (AVX2): vec_dot, the tiles of decode and
- * batched decode, and a prefill GEMM over 8-row interleaved panels.
+/* q40_avx2.c — Q4_0 weights times Q8_0 activations (AVX2): vec_dot, the tile kernel of plain
+ * rows (decode, batched decode, prefill) and the tile kernel of rows interleaved at load time.
  *
  * Float order, the same in every path and tile shape: for a (row, token) pair
  *     acc = 0;  for each block b in order:  acc = fma((float)isum_b, dx_b * dy_b, acc)
@@ -7,20 +7,23 @@
  * the float product of the row's and the token's scales: one scale step per block and row, as
  * in llama.cpp's repacked Q4_0 GEMM/GEMV (not the 8-lane order of its vec_dot).  isum_b is exact
  * however it is summed, so a tile may form it as suits its layout and a (row, token) pair gets
- * the same bits in every tile: prefill, decode and batched decode agree.
+ * the same bits in every tile: prefill, decode and batched decode agree, with or without the
+ * load-time interleave.
  *
- * Tiles:
- *  - small (q40_small): up to 4 rows x up to 4 tokens straight from the rows.  A row's block is
- *    unpacked once for the tokens; per token the 4 rows' vectors of 8 int32 partial sums are
- *    folded by a horizontal-add tree into one vector of the 4 rows' sums, and the scale step is
- *    done for the 4 rows at once.  Decode, batched decode, row tails, vec_dot.
- *  - panel (q40_panel_tile): from Q40_PANEL_MIN_TOKENS tokens.  Groups of 8 rows are interleaved
- *    once per call: 4 bytes of each row per 32-byte vector (lane r = row r), nibbles split, so
- *    one maddubs against a token's 4 activation bytes broadcast works on 8 rows and each row's
- *    sum ends in its own lane: per block and token 8 maddubs, 7 adds, one madd and one scale
- *    step for 8 rows, no horizontal sums.
+ * The 8-row tiles put row r in int32 lane r: 4 bytes of each of 8 rows per 32-byte vector,
+ * nibbles split, so one maddubs against a token's 4 activation bytes (broadcast) works on 8
+ * rows and a row's sum ends in its own lane: per block and token 8 maddubs, 7 adds, one madd
+ * and one scale step for 8 rows, no horizontal sums.  They differ in where the interleaved
+ * rows come from:
+ *  - x8 (q40_x8_tile): rows interleaved once at load (hearth_repack_q4_0_x8), read as one
+ *    linear stream; the activation terms come with the activation rows (once per matmul).
+ *  - panel (q40_panel_tile): plain rows, from Q40_PANEL_MIN_TOKENS tokens: groups of 8 rows
+ *    interleaved into a panel once per call.
+ *  - direct (q40_direct8): plain rows, 1..3 tokens: 8 rows interleaved in registers per block.
+ *  - small (q40_small): up to 4 plain rows x 4 tokens for row tails and vec_dot: the 4 rows'
+ *    vectors of int16 pair sums folded by a horizontal-add tree into one of the 4 rows' sums.
  * The quants' offset 8: they are taken unsigned (0..15) and 8 x the sum of the token's block
- * quants is subtracted (formed once per call and token). */
+ * quants (a "term", with the block's scale as a float) is subtracted. */
 #include "kernels/kernels_impl.h"
 #include "kernels/x86/avx2_util.h"
 
