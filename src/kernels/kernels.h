@@ -61,6 +61,9 @@ typedef struct hearth_mat {
 #define HEARTH_Q4_0_X8_MAX_COLS 8192
 bool hearth_repack_q4_0_x8_ok(const hearth_mat *W);
 void hearth_repack_q4_0_x8(const void *src, void *dst, int64_t rows, int64_t cols);
+/* Row r of an interleaved W in the plain layout: in out (row_bytes of room), or in place for a
+ * row past the last group of 8; returns where it is. */
+const void *hearth_q4_0_x8_row(const hearth_mat *W, int64_t r, void *out);
 
 /* Y[t][r] = dot(W row r, X[t]) for t < n_tok, r < W->rows.
  * X: (n_tok, W->cols) floats, Y: (n_tok, W->rows) floats, both row-major and dense.

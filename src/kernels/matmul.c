@@ -169,6 +169,21 @@ void hearth_repack_q4_0_x8(const void *src, void *dst, int64_t rows, int64_t col
     memcpy(D + (size_t)g * rb, S + (size_t)g * rb, (size_t)(rows - g) * rb);
 }
 
+const void *hearth_q4_0_x8_row(const hearth_mat *W, int64_t r, void *out) {
+    const size_t   rb = W->row_bytes;
+    const int64_t  g  = r / 8 * 8, nb = W->cols / 32;
+    const uint8_t *G  = (const uint8_t *)W->data + (size_t)g * rb;
+    if (g + 8 > W->rows) return G + (size_t)(r - g) * rb; /* past the last group: plain */
+    const int j = (int)(r - g);
+    uint8_t  *o = out;
+    for (int64_t i = 0; i < nb; i++, o += sizeof(block_q4_0)) {
+        const uint8_t *p = G + (size_t)i * 144;
+        memcpy(o, p + 2 * j, 2);
+        for (int k = 0; k < 4; k++) memcpy(o + 2 + 4 * k, p + 16 + 32 * k + 4 * j, 4);
+    }
+    return out;
+}
+
 size_t hearth_matmul_scratch_size(const hearth_mat *W, int64_t n_tok) {
     const hearth_type_kernels *k = hearth_kernels_get(W->type);
     if (!k || n_tok <= 0 || k->vec_dot_type == HEARTH_TYPE_F32) return 0;

@@ -158,17 +158,30 @@ static bool get_mat(loader *L, const char *name, int64_t rows, int64_t cols, boo
 
 /* ---- weights interleaved for the kernels --------------------------------------------------- */
 
+/* *v (n floats, or NULL) copied into memory the model owns (m->repacked has room). */
+static hearth_status own_vec(model *m, const float **v, int64_t n) {
+    if (!*v) return HEARTH_OK;
+    float *c = hearth_malloc_array((size_t)n, sizeof *c);
+    if (!c) return HEARTH_ERR_NOMEM;
+    memcpy(c, *v, (size_t)n * sizeof *c);
+    m->repacked[m->n_repacked++] = c;
+    *v                           = c;
+    return HEARTH_OK;
+}
+
 /* Interleaves every matmul weight the kernels want so (hearth_repack_q4_0_x8_ok) into memory
- * of its own and drops the mapped pages it was read from.  The token embeddings stay as they
- * are (rows are looked up), also when the output matrix shares them: then the output gets the
- * copy, and the embeddings' pages come back from the file as rows are looked up.  HEARTH_REPACK=0 turns this off (the results are the same bits either way). */
+ * of its own and drops the mapped pages it was read from.  Token embeddings of their own stay
+ * as they are (rows are looked up); when the output matrix shares them, both use the copy and
+ * a looked-up row is taken out of it (hearth_q4_0_x8_row): looking rows up in the mapping
+ * brought most of its pages back (whole page-cache folios are mapped at a fault), 150 MB of
+ * the 1B model's 141 MiB table for a 512-token prompt.  HEARTH_REPACK=0 turns this off (the results are the same bits either way). */
 static hearth_status repack_weights(model *m, char *err, size_t err_size) {
     const char *env = getenv("HEARTH_REPACK");
     if (env && !strcmp(env, "0")) return HEARTH_OK;
     const int64_t nl   = m->hp.n_layer;
     const int     nmax = (int)(7 * nl + 1);
     hearth_mat  **all  = hearth_malloc_array((size_t)nmax, sizeof *all);
-    m->repacked        = hearth_calloc((size_t)nmax, sizeof *m->repacked);
+    m->repacked        = hearth_calloc((size_t)nmax + (size_t)(9 * nl + 2), sizeof *m->repacked);
     if (!all || !m->repacked) {
         free(all);
         return hearth_err(err, err_size, HEARTH_ERR_NOMEM, "model: out of memory");
@@ -190,11 +203,48 @@ static hearth_status repack_weights(model *m, char *err, size_t err_size) {
             st = hearth_err(err, err_size, HEARTH_ERR_NOMEM, "model: out of memory interleaving weights");
             break;
         }
-        hearth_repack_q4_0_x8(W->data, dst, W->rows, W->cols);
-        gguf_release(m->gguf, W->data, bytes); /* shared token embeddings: only looked-up rows come back */
+        /* a slice at a time, its mapped pages dropped after it, so that the copy does not add
+         * to the peak resident size */
+        const int64_t slice = HEARTH_MAX((int64_t)((8u << 20) / W->row_bytes) / 8 * 8, (int64_t)8);
+        for (int64_t r0 = 0; r0 < W->rows; r0 += slice) {
+            const int64_t  nr  = HEARTH_MIN(slice, W->rows - r0);
+            const uint8_t *src = (const uint8_t *)W->data + (size_t)r0 * W->row_bytes;
+            hearth_repack_q4_0_x8(src, (uint8_t *)dst + (size_t)r0 * W->row_bytes, nr, W->cols);
+            gguf_release(m->gguf, src, (size_t)nr * W->row_bytes);
+        }
         m->repacked[m->n_repacked++] = dst;
-        W->data                      = dst;
-        W->x8                        = true;
+        if (W != &m->tok_embd && W->data == m->tok_embd.data) { /* tied: the embeddings read the copy too */
+            m->tok_embd.data = dst;
+            m->tok_embd.x8   = true;
+        }
+        W->data = dst;
+        W->x8   = true;
+    }
+    /* The F32 vectors (norms, biases) are copied too, and then all the tensor data dropped once
+     * more: a fault maps a whole page-cache folio, so looking up one small vector in the mapping
+     * brought back the copied weights around it (1B Q4_0, 512-token prefill: 59 MB of mapped
+     * file resident beside the copies, before this).  Weights not copied (other types) are read
+     * from the file again on first use. */
+    if (m->n_repacked > 0 && st == HEARTH_OK) {
+        const model_hparams *hp = &m->hp;
+        const int64_t        E = hp->n_embd, Dq = hp->n_head * hp->head_dim_k, Dkv = hp->n_head_kv * hp->head_dim_k;
+        for (int64_t il = 0; il < nl && st == HEARTH_OK; il++) {
+            model_layer *ly = &m->layers[il];
+            st = own_vec(m, &ly->attn_norm, E);
+            if (st == HEARTH_OK) st = own_vec(m, &ly->bq, Dq);
+            if (st == HEARTH_OK) st = own_vec(m, &ly->bk, Dkv);
+            if (st == HEARTH_OK) st = own_vec(m, &ly->bv, Dkv);
+            if (st == HEARTH_OK) st = own_vec(m, &ly->q_norm, hp->head_dim_k);
+            if (st == HEARTH_OK) st = own_vec(m, &ly->k_norm, hp->head_dim_k);
+            if (st == HEARTH_OK) st = own_vec(m, &ly->post_attn_norm, E);
+            if (st == HEARTH_OK) st = own_vec(m, &ly->ffn_norm, E);
+            if (st == HEARTH_OK) st = own_vec(m, &ly->post_ffn_norm, E);
+        }
+        if (st == HEARTH_OK) st = own_vec(m, &m->out_norm, E);
+        if (st == HEARTH_OK) st = own_vec(m, &m->rope_freqs, hp->n_rot / 2);
+        if (st != HEARTH_OK) hearth_err(err, err_size, st, "model: out of memory");
+        const uint64_t off = gguf_data_offset(m->gguf);
+        gguf_release(m->gguf, gguf_base(m->gguf) + off, (size_t)(gguf_file_size(m->gguf) - off));
     }
     free(all);
     return st;
