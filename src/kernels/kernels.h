@@ -58,7 +58,7 @@ typedef struct hearth_mat {
  * HEARTH_Q4_0_X8_MAX_COLS columns, and a kernel for it in the active table.  The results are
  * bit for bit those of the plain layout.  hearth_repack_q4_0_x8 writes rows x cols of src
  * (plain) into dst (as many bytes); the caller then points W->data at dst and sets W->x8. */
-#define HEARTH_Q4_0_X8_MAX_COLS 8192
+#define HEARTH_Q4_0_X8_MAX_COLS 32768 /* a looked-up embedding row of this many is taken out on the stack */
 bool hearth_repack_q4_0_x8_ok(const hearth_mat *W);
 void hearth_repack_q4_0_x8(const void *src, void *dst, int64_t rows, int64_t cols);
 /* Row r of an interleaved W in the plain layout: in out (row_bytes of room), or in place for a

@@ -371,12 +371,11 @@ INLINE void q40_x8_tile(const int C, int64_t nb, const uint8_t *g, const uint8_t
     for (int c = 0; c < C; c++) _mm256_storeu_ps(s + (size_t)c * ss, acc[c]);
 }
 
-/* The tile kernel of interleaved Q4_0 (see kernels_impl.h; nb <= Q40_CHUNK_NB): groups of 8
- * rows, then the rows past them (plain) through the small tiles. */
+/* The tile kernel of interleaved Q4_0 (see kernels_impl.h): groups of 8 rows, then the rows
+ * past them (plain) through the small tiles. */
 void hearth_avx2_gemm_q4_0_x8(int64_t n, float *s, size_t ss, const void *w, size_t ws, int64_t nr, const void *a,
                               size_t as, int64_t nc) {
     const int64_t nb = n / 32, np = nr / 8;
-    if (nb > Q40_CHUNK_NB) return; /* never interleaved (hearth_repack_q4_0_x8_ok) */
     for (int64_t c = 0; c < nc; c += 4) {
         const int      C = nc - c < 4 ? (int)(nc - c) : 4;
         const uint8_t *A = (const uint8_t *)a + (size_t)c * as;
