@@ -277,6 +277,15 @@ typedef struct hearth_batch_token {
     int32_t logits; /* nonzero: return this token's logits */
 } hearth_batch_token;
 
+/* The per-token arithmetic of a pass follows the reference's, which depends on how many
+ * consecutive tokens of one sequence share the pass (the "run"): a run of 1 token rounds as
+ * a decode step, runs of 2-3 and 4-7 tokens as the reference's small batches.  Every run of at
+ * least HEARTH_STABLE_RUN tokens gives each of its tokens the same bits, however long it is
+ * and wherever it starts.  So a prompt split into pieces of at least this many tokens (or
+ * prefilled whole) gets the same logits however it was split: the server keeps to that, so
+ * that a request's output does not depend on what else was running or cached. */
+#define HEARTH_STABLE_RUN 8
+
 int32_t hearth_ctx_n_seq(const hearth_ctx *ctx);
 /* Tokens in a sequence's cache; -1 for a sequence out of range. */
 int32_t hearth_seq_n_past(const hearth_ctx *ctx, int32_t seq);

@@ -75,6 +75,7 @@ static void mm_convert_task(void *arg, int ith, int nth) {
 /* Segment length classes at the reference's thresholds (its float order for Q4_K changes at 4
  * tokens, for Q6_K at HEARTH_TILED_MIN_ROWS). */
 static int seg_class(int64_t len) { return len >= HEARTH_TILED_MIN_ROWS ? 2 : len >= 4 ? 1 : 0; }
+_Static_assert(HEARTH_STABLE_RUN >= HEARTH_TILED_MIN_ROWS, "a stable run is in the last length class");
 
 static void mm_dot_task(void *arg, int ith, int nth) {
     (void)ith;

@@ -279,11 +279,14 @@ static cJSON *completion_logprobs(const tokenizer *t, const sched_lp *lps, size_
     return root;
 }
 
-static cJSON *usage_obj(int64_t n_prompt, int64_t n_gen) {
+/* OpenAI's usage; cached_tokens: prompt tokens reused from the slot's prompt cache (of the
+ * first choice: the prompt is counted once). */
+static cJSON *usage_obj(int64_t n_prompt, int64_t n_gen, int64_t n_cached) {
     cJSON *u = cJSON_CreateObject();
     cJSON_AddNumberToObject(u, "prompt_tokens", (double)n_prompt);
     cJSON_AddNumberToObject(u, "completion_tokens", (double)n_gen);
     cJSON_AddNumberToObject(u, "total_tokens", (double)(n_prompt + n_gen));
+    cJSON_AddNumberToObject(cJSON_AddObjectToObject(u, "prompt_tokens_details"), "cached_tokens", (double)n_cached);
     return u;
 }
 
@@ -406,7 +409,7 @@ static bool oai_fill(void *state, hearth_buf *out) {
         cJSON_AddArrayToObject(root, "choices");
         int64_t gen = 0;
         for (int i = 0; i < st->n; i++) gen += st->outs[i].n_gen;
-        cJSON_AddItemToObject(root, "usage", usage_obj(st->outs[0].n_prompt, gen));
+        cJSON_AddItemToObject(root, "usage", usage_obj(st->outs[0].n_prompt, gen, st->outs[0].n_cached));
         sse_json(out, root);
     }
     hearth_buf_appends(out, "data: [DONE]\n\n");
@@ -522,7 +525,7 @@ static void generate(server *srv, oai_kind kind, const char *body, size_t len, h
         cJSON_AddStringToObject(c, "finish_reason", finish_str(outs[i].finish));
         cJSON_AddItemToArray(choices, c);
     }
-    cJSON_AddItemToObject(root, "usage", usage_obj((int64_t)o.prompt.len, gen));
+    cJSON_AddItemToObject(root, "usage", usage_obj((int64_t)o.prompt.len, gen, outs[0].n_cached));
     r->n_gen = gen;
     api_json(r, 200, root);
 release:

@@ -267,8 +267,10 @@ sched_finish sched_job_take(sched_job *j, sched_out *out, int timeout_ms) {
 
 typedef struct slot {
     sched_job *job;
-    int32_t   *cache;     /* tokens in this slot's KV cache (n_ctx) */
+    int32_t   *cache;     /* tokens of this slot's sequence (n_ctx): the first n_cache in its KV cache */
     int32_t    n_cache;
+    int32_t    n_canon;   /* the first n_canon were computed in prefill runs of HEARTH_STABLE_RUN+ tokens */
+    int32_t    n_known;   /* tokens in cache[] (>= n_cache while idle: the rest await canon_pass) */
     int32_t    n_done;    /* prompt tokens in the cache */
     bool       prefill;
     int32_t    last;      /* sampled, not yet decoded */
@@ -295,15 +297,31 @@ static void pass_model_add(pass_model *pm, double n, double t) {
     pm->snt = pm->snt * PASS_DECAY + n * t;
 }
 
-/* a / b: the fixed cost of a pass in tokens' worth, or -1 while the history cannot tell (too
- * few passes, or all of about the same size). */
-static double pass_model_fixed_tokens(const pass_model *pm) {
-    if (pm->w < 4.0) return -1.0;
+/* The fit t = a + b n (b > 0); false while the history cannot tell (too few passes, or all
+ * of about the same size). */
+static bool pass_model_fit(const pass_model *pm, double *a, double *b) {
+    if (pm->w < 4.0) return false;
     const double mn = pm->sn / pm->w, mt = pm->st / pm->w;
     const double vn = pm->snn / pm->w - mn * mn, cv = pm->snt / pm->w - mn * mt;
-    if (vn < 1.0 || cv <= 0.0) return -1.0;
-    const double b = cv / vn, a = mt - b * mn;
+    if (vn < 1.0 || cv <= 0.0) return false;
+    *b = cv / vn;
+    *a = mt - *b * mn;
+    return true;
+}
+
+/* a / b: the fixed cost of a pass in tokens' worth, or -1 while the history cannot tell. */
+static double pass_model_fixed_tokens(const pass_model *pm) {
+    double a, b;
+    if (!pass_model_fit(pm, &a, &b)) return -1.0;
     return a > 0.0 ? a / b : 0.0;
+}
+
+/* Tokens a pass can carry in about `sec` seconds (0 while the history cannot tell). */
+static int32_t pass_model_tokens(const pass_model *pm, double sec) {
+    double a, b;
+    if (!pass_model_fit(pm, &a, &b)) return 0;
+    const double n = (sec - HEARTH_MAX(a, 0.0)) / b;
+    return n <= 0.0 ? 0 : n >= 4096.0 ? 4096 : (int32_t)n;
 }
 
 struct sched {
@@ -478,6 +496,65 @@ static int32_t common_prefix(const int32_t *a, int32_t na, const int32_t *b, int
     return i;
 }
 
+/* How many of a prompt's `rem` remaining tokens to prefill in a pass with room for `budget`:
+ * all of them, or a piece that leaves at least HEARTH_STABLE_RUN and is at least that long
+ * (0: none this pass).  rem is never below HEARTH_STABLE_RUN unless it is the whole prompt. */
+static int32_t piece_len(int32_t rem, int32_t budget) {
+    if (rem <= budget) return rem;
+    int32_t n = HEARTH_MIN(budget, rem - HEARTH_STABLE_RUN);
+    return n >= HEARTH_STABLE_RUN ? n : 0;
+}
+
+/* An idle slot whose cached tokens are not all from stable runs (a reply it generated, decoded
+ * a token at a time): -1 when there is none.  Called with s->mu held. */
+static int canon_todo(const sched *s) {
+    for (int i = 0; i < s->n_slots; i++) {
+        const slot *sl = &s->slots[i];
+        if (!sl->job && sl->n_canon < sl->n_known && sl->n_known >= HEARTH_STABLE_RUN) return i;
+    }
+    return -1;
+}
+
+/* CLOCK_REALTIME `sec` seconds from now, for pthread_cond_timedwait. */
+static struct timespec deadline_after(double sec) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    const long ns = (long)(sec * 1e9);
+    t.tv_sec += ns / 1000000000L;
+    t.tv_nsec += ns % 1000000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
+/* While nothing else runs: prefills an idle slot's tokens past its stable prefix again, one
+ * short pass at a time (a request arriving meanwhile waits for one pass at most), so that a
+ * follow-up prompt (a chat's next turn, holding the reply) reuses them with a fresh server's
+ * bits.  Passes are sized from the measured pass cost to about CANON_PASS_S. */
+#define CANON_PASS_S 0.05
+/* ... and not before the scheduler has been idle this long (a client's next request usually
+ * comes at once, a person's next chat turn seconds later). */
+#define CANON_IDLE_S 0.25
+static void canon_pass(sched *s, int idx) {
+    slot   *sl    = &s->slots[idx];
+    int32_t start = HEARTH_MIN(sl->n_canon, sl->n_known - HEARTH_STABLE_RUN);
+    start         = sched_backend_keep(s->be, idx, start);
+    int32_t want  = pass_model_tokens(&s->pm, CANON_PASS_S);
+    int32_t n     = piece_len(sl->n_known - start, HEARTH_MAX(want, 2 * HEARTH_STABLE_RUN));
+    sched_item it = { .slot = idx, .tokens = sl->cache + start, .n_tokens = n };
+    const double t0 = hearth_time_s();
+    sched_backend_decode(s->be, &it, 1);
+    pass_model_add(&s->pm, (double)n, hearth_time_s() - t0);
+    const int32_t done = it.st == HEARTH_OK ? start + n : 0;
+    if (it.st != HEARTH_OK) sched_backend_keep(s->be, idx, 0);
+    pthread_mutex_lock(&s->mu);
+    sl->n_cache = sl->n_canon = done;
+    if (it.st != HEARTH_OK) sl->n_known = 0;
+    pthread_mutex_unlock(&s->mu);
+}
+
 /* Puts queued jobs into free slots (the one sharing the longest prefix).  Called with s->mu. */
 static void admit(sched *s) {
     /* drop cancelled queued jobs first, so they do not hold queue places */
@@ -501,7 +578,7 @@ static void admit(sched *s) {
         int32_t best_lcp = -1;
         for (int i = 0; i < s->n_slots; i++) {
             if (s->slots[i].job) continue;
-            int32_t l = common_prefix(s->slots[i].cache, s->slots[i].n_cache, j->prompt, j->n_prompt);
+            int32_t l = common_prefix(s->slots[i].cache, s->slots[i].n_canon, j->prompt, j->n_prompt);
             if (l > best_lcp) {
                 best_lcp = l;
                 best = i;
@@ -528,10 +605,13 @@ static bool slot_start(sched *s, int idx) {
         slot_release(s, sl, SCHED_FINISH_ERROR, "the prompt does not fit the context");
         return false;
     }
-    int32_t keep = common_prefix(sl->cache, sl->n_cache, j->prompt, j->n_prompt);
-    if (keep >= j->n_prompt) keep = j->n_prompt - 1; /* the last prompt token is decoded again for its logits */
+    /* Only a prefix computed in stable runs is reused, and at least HEARTH_STABLE_RUN prompt
+     * tokens (or the whole prompt) are prefilled again, the last one for its logits: so every
+     * prompt token gets the bits it gets on a fresh server (see HEARTH_STABLE_RUN). */
+    int32_t keep = common_prefix(sl->cache, sl->n_canon, j->prompt, j->n_prompt);
+    keep = HEARTH_MAX(0, HEARTH_MIN(keep, j->n_prompt - HEARTH_STABLE_RUN));
     keep = sched_backend_keep(s->be, idx, keep);
-    sl->n_cache = keep;
+    sl->n_cache = sl->n_canon = sl->n_known = keep;
     sl->n_done = keep;
     j->n_cached = keep;
     sl->prefill = true;
@@ -564,12 +644,14 @@ static void *sched_main(void *arg) {
         free(order);
         return NULL;
     }
+    double last_pass = 0.0; /* when the last step began */
     for (;;) {
         pthread_mutex_lock(&s->mu);
         /* Nothing running: requests that arrive together (several clients starting at once) are
          * gathered into one first pass, waiting while others are still being read (at most
          * SCHED_GATHER_MS; a lone request never waits). */
         const bool idle = s->n_active == 0;
+        int canon = -1; /* nothing to run: the idle slot to bring to stable bits */
         struct timespec gather_until = { 0 };
         bool gathered = false;
         for (;;) {
@@ -577,24 +659,32 @@ static void *sched_main(void *arg) {
             for (int i = 0; i < s->n_slots; i++)
                 if (!s->slots[i].job) fresh[i] = true;
             admit(s);
-            if (s->n_active == 0) {
-                pthread_cond_wait(&s->cv, &s->mu);
+            if (s->n_active == 0) { /* nothing to run: canon passes once idle for a while */
+                const int c = s->n_expect > 0 ? -1 : canon_todo(s);
+                const double wait = last_pass + CANON_IDLE_S - hearth_time_s();
+                if (c >= 0 && wait <= 0.0) {
+                    canon = c;
+                    break;
+                }
+                if (c < 0) pthread_cond_wait(&s->cv, &s->mu);
+                else {
+                    struct timespec until = deadline_after(wait);
+                    pthread_cond_timedwait(&s->cv, &s->mu, &until);
+                }
                 continue;
             }
             if (!idle || gathered || s->n_expect <= 0 || s->n_active >= s->n_slots) break;
-            if (gather_until.tv_sec == 0) {
-                clock_gettime(CLOCK_REALTIME, &gather_until);
-                gather_until.tv_nsec += SCHED_GATHER_MS * 1000000L;
-                if (gather_until.tv_nsec >= 1000000000L) {
-                    gather_until.tv_sec++;
-                    gather_until.tv_nsec -= 1000000000L;
-                }
-            }
+            if (gather_until.tv_sec == 0) gather_until = deadline_after(SCHED_GATHER_MS * 1e-3);
             if (pthread_cond_timedwait(&s->cv, &s->mu, &gather_until) == ETIMEDOUT) gathered = true;
         }
         bool quit = s->quit;
         pthread_mutex_unlock(&s->mu);
         if (quit) break;
+        if (canon >= 0) {
+            canon_pass(s, canon);
+            continue;
+        }
+        last_pass = hearth_time_s();
 
         /* new arrivals, cancellations */
         bool any_decoding = false;
@@ -638,7 +728,8 @@ static void *sched_main(void *arg) {
         int32_t budget = any_decoding ? s->chunk : sched_backend_n_batch(s->be) - n_items;
         for (int k = 0; k < n_pre && budget > 0; k++) {
             slot *sl = &s->slots[order[k]];
-            int32_t n = HEARTH_MIN(budget, sl->job->n_prompt - sl->n_done);
+            int32_t n = piece_len(sl->job->n_prompt - sl->n_done, budget);
+            if (n <= 0) break;
             if (k > 0 && fixed >= 0.0 && (double)k * (double)n >= fixed + (double)n_dec) break;
             budget -= n;
             s->items[n_items] = (sched_item){ .slot = order[k], .tokens = sl->job->prompt + sl->n_done, .n_tokens = n };
@@ -656,13 +747,16 @@ static void *sched_main(void *arg) {
             slot *sl = &s->slots[map[k]];
             if (!sl->job) continue;
             if (it->st != HEARTH_OK) {
-                sl->n_cache = 0;
+                sl->n_cache = sl->n_canon = sl->n_known = 0;
                 sched_backend_keep(s->be, map[k], 0);
                 slot_release(s, sl, SCHED_FINISH_ERROR, hearth_status_str(it->st));
                 continue;
             }
             memcpy(sl->cache + sl->n_cache, it->tokens, (size_t)it->n_tokens * sizeof(int32_t));
+            if (sl->prefill && it->n_tokens >= HEARTH_STABLE_RUN && sl->n_canon == sl->n_cache)
+                sl->n_canon += it->n_tokens;
             sl->n_cache += it->n_tokens;
+            sl->n_known = sl->n_cache;
             if (sl->prefill) {
                 sl->n_done += it->n_tokens;
                 if (sl->n_done < sl->job->n_prompt) continue;
