@@ -68,7 +68,7 @@ double fit_probe_matmul(hearth_threadpool *pool, hearth_type type, int64_t cols,
     if (W.rows < 1) return 0;
     /* Q4_0 is timed in the layout a model gets at load (model.c repack_weights); the probe's
      * bytes are random, so they need no interleaving to be read as it */
-    W.x8      = hearth_repack_q4_0_x8_ok(&W);
+    W.x8      = hearth_repack_x8_ok(&W);
     size_t ss = hearth_matmul_scratch_size(&W, n_tok);
     float *x = hearth_malloc_array((size_t)(n_tok * cols), sizeof *x);
     float *y = hearth_malloc_array((size_t)(n_tok * W.rows), sizeof *y);

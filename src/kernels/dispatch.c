@@ -297,6 +297,39 @@ hearth_gemm_fn hearth_kernels_gemm_x8_isa(const char *isa, hearth_type type) {
     return NULL;
 }
 
+/* Q4_K interleaved (block_q4_Kx8): AVX2 kernels in every table from AVX2 up, as for Q4_0. */
+static hearth_gemm_fn x8_of(int isa, hearth_type type, bool tile4) {
+#ifdef HEARTH_HAVE_AVX2_KERNELS
+    if (isa != ISA_REF && type == HEARTH_TYPE_Q4_K) return tile4 ? hearth_avx2_gemm4_q4_K_x8 : hearth_avx2_rows_q4_K_x8;
+#endif
+    (void)isa;
+    (void)type;
+    (void)tile4;
+    return NULL;
+}
+
+hearth_gemm_fn hearth_kernels_rows_x8(hearth_type type) {
+    pthread_once(&tables_once, tables_init);
+    return x8_of(active_isa, type, false);
+}
+
+hearth_gemm_fn hearth_kernels_tile4_x8(hearth_type type) {
+    pthread_once(&tables_once, tables_init);
+    return x8_of(active_isa, type, true);
+}
+
+hearth_gemm_fn hearth_kernels_rows_x8_isa(const char *isa, hearth_type type) {
+    for (int i = 0; i < ISA_COUNT; i++)
+        if (!strcmp(isa, isa_names[i])) return x8_of(i, type, false);
+    return NULL;
+}
+
+hearth_gemm_fn hearth_kernels_tile4_x8_isa(const char *isa, hearth_type type) {
+    for (int i = 0; i < ISA_COUNT; i++)
+        if (!strcmp(isa, isa_names[i])) return x8_of(i, type, true);
+    return NULL;
+}
+
 hearth_vec_dot4_fn hearth_kernels_vec_dot4(hearth_type type) {
     pthread_once(&tables_once, tables_init);
     return vec_dot4_of(active_isa, type);

@@ -49,21 +49,23 @@ typedef struct hearth_mat {
     int64_t     cols;      /* input features */
     size_t      row_bytes;
     const void *data;
-    bool        x8;        /* Q4_0 rows interleaved in groups of 8 (hearth_repack_q4_0_x8) */
+    bool        x8;        /* rows interleaved in groups of 8 (hearth_repack_x8) */
 } hearth_mat;
 
-/* Q4_0 weights for the matmul can be interleaved once at load time, 8 rows at a time (the
- * layout the active kernels read as one stream; rows past the last group of 8 stay as they
- * are), when hearth_repack_q4_0_x8_ok: Q4_0, dense rows, at least 8 rows, at most
- * HEARTH_Q4_0_X8_MAX_COLS columns, and a kernel for it in the active table.  The results are
- * bit for bit those of the plain layout.  hearth_repack_q4_0_x8 writes rows x cols of src
- * (plain) into dst (as many bytes); the caller then points W->data at dst and sets W->x8. */
-#define HEARTH_Q4_0_X8_MAX_COLS 32768 /* a looked-up embedding row of this many is taken out on the stack */
-bool hearth_repack_q4_0_x8_ok(const hearth_mat *W);
+/* Q4_0 and Q4_K weights for the matmul can be interleaved once at load time, 8 rows at a time
+ * (the layouts the active kernels read as one stream; rows past the last group of 8 stay as
+ * they are), when hearth_repack_x8_ok: one of those types, dense rows, at least 8 rows, at
+ * most HEARTH_X8_MAX_COLS columns, and kernels for it in the active table.  The results are
+ * bit for bit those of the plain layout.  hearth_repack_x8 writes rows x cols of src (plain)
+ * into dst (as many bytes); the caller then points W->data at dst and sets W->x8. */
+#define HEARTH_X8_MAX_COLS 32768 /* a looked-up embedding row of this many is taken out on the stack */
+bool hearth_repack_x8_ok(const hearth_mat *W);
+void hearth_repack_x8(hearth_type type, const void *src, void *dst, int64_t rows, int64_t cols);
 void hearth_repack_q4_0_x8(const void *src, void *dst, int64_t rows, int64_t cols);
+void hearth_repack_q4_K_x8(const void *src, void *dst, int64_t rows, int64_t cols);
 /* Row r of an interleaved W in the plain layout: in out (row_bytes of room), or in place for a
  * row past the last group of 8; returns where it is. */
-const void *hearth_q4_0_x8_row(const hearth_mat *W, int64_t r, void *out);
+const void *hearth_x8_row(const hearth_mat *W, int64_t r, void *out);
 
 /* Y[t][r] = dot(W row r, X[t]) for t < n_tok, r < W->rows.
  * X: (n_tok, W->cols) floats, Y: (n_tok, W->rows) floats, both row-major and dense.

@@ -200,6 +200,26 @@ void hearth_avx2_gemm_q4_0_x8(int64_t n, float *s, size_t s_stride, const void *
 hearth_gemm_fn hearth_kernels_gemm_x8(hearth_type type);
 hearth_gemm_fn hearth_kernels_gemm_x8_isa(const char *isa, hearth_type type);
 
+/* Q4_K interleaved 8 rows at a time (hearth_repack_q4_K_x8): per group of 8 rows and
+ * super-block one block_q4_Kx8, the bytes of the 8 rows' blocks rearranged so that a 32-byte
+ * load holds the same 4 bytes of each row (row r in dword lane r).  The activations are plain
+ * Q8_K rows.  rows_x8: every (row, token) with the bits of vec_dot_q4_K (decode, runs of 1-3
+ * tokens); tile4_x8: with those of vec_dot4_q4_K_gemm (runs of 4+ tokens, nc a multiple of 4).
+ * Rows past the last group of 8 are plain. */
+typedef struct {
+    hearth_half d[8], dmin[8];
+    uint32_t    sc[3][8]; /* [k][r]: bytes 4k..4k+3 of row r's packed scales */
+    uint8_t     qs[32][32]; /* [dword c of the qs][4 r + b]: byte 4c + b of row r's qs */
+} block_q4_Kx8;
+void hearth_avx2_rows_q4_K_x8(int64_t n, float *s, size_t s_stride, const void *w, size_t w_stride, int64_t nr,
+                              const void *a, size_t a_stride, int64_t nc);
+void hearth_avx2_gemm4_q4_K_x8(int64_t n, float *s, size_t s_stride, const void *w, size_t w_stride, int64_t nr,
+                               const void *a, size_t a_stride, int64_t nc);
+hearth_gemm_fn hearth_kernels_rows_x8(hearth_type type);
+hearth_gemm_fn hearth_kernels_rows_x8_isa(const char *isa, hearth_type type);
+hearth_gemm_fn hearth_kernels_tile4_x8(hearth_type type);
+hearth_gemm_fn hearth_kernels_tile4_x8_isa(const char *isa, hearth_type type);
+
 /* The 4-row kernel of a type in the active table (NULL: use vec_dot row by row), or of a
  * named ISA. */
 hearth_vec_dot4_fn hearth_kernels_vec_dot4(hearth_type type);

@@ -134,10 +134,16 @@ static void mm_dot_task(void *arg, int ith, int nth) {
     }
 }
 
-bool hearth_repack_q4_0_x8_ok(const hearth_mat *W) {
-    return W->type == HEARTH_TYPE_Q4_0 && !W->x8 && W->rows >= 8 && W->cols <= HEARTH_Q4_0_X8_MAX_COLS &&
-           W->row_bytes == hearth_type_row_size(W->type, W->cols) && hearth_kernels_gemm_x8(W->type) != NULL;
+bool hearth_repack_x8_ok(const hearth_mat *W) {
+    if (W->x8 || W->rows < 8 || W->cols > HEARTH_X8_MAX_COLS || W->row_bytes != hearth_type_row_size(W->type, W->cols))
+        return false;
+    if (W->type == HEARTH_TYPE_Q4_0) return hearth_kernels_gemm_x8(W->type) != NULL;
+    if (W->type == HEARTH_TYPE_Q4_K) return hearth_kernels_rows_x8(W->type) && hearth_kernels_tile4_x8(W->type);
+    return false;
 }
+
+/* The weights' activations carry x8 terms after each row (Q4_0 interleaved). */
+static bool x8_terms(const hearth_mat *W) { return W->x8 && W->type == HEARTH_TYPE_Q4_0; }
 
 void hearth_q4_0_x8_terms(const void *aq, int64_t n, void *terms) {
     const int64_t      nb = n / 32;
@@ -170,14 +176,51 @@ void hearth_repack_q4_0_x8(const void *src, void *dst, int64_t rows, int64_t col
     memcpy(D + (size_t)g * rb, S + (size_t)g * rb, (size_t)(rows - g) * rb);
 }
 
-const void *hearth_q4_0_x8_row(const hearth_mat *W, int64_t r, void *out) {
+void hearth_repack_q4_K_x8(const void *src, void *dst, int64_t rows, int64_t cols) {
+    const int64_t     nb = cols / HEARTH_QK_K;
+    const size_t      rb = (size_t)nb * sizeof(block_q4_K);
+    const uint8_t    *S  = src;
+    uint8_t          *D  = dst;
+    int64_t           g  = 0;
+    for (; g + 8 <= rows; g += 8) {
+        block_q4_Kx8 *o = (block_q4_Kx8 *)(D + (size_t)g * rb);
+        for (int64_t i = 0; i < nb; i++, o++)
+            for (int r = 0; r < 8; r++) {
+                const block_q4_K *b = (const block_q4_K *)(S + (size_t)(g + r) * rb) + i;
+                o->d[r]             = b->d;
+                o->dmin[r]          = b->dmin;
+                for (int k = 0; k < 3; k++) memcpy(&o->sc[k][r], b->scales + 4 * k, 4);
+                for (int c = 0; c < 32; c++) memcpy(&o->qs[c][4 * r], b->qs + 4 * c, 4);
+            }
+    }
+    memcpy(D + (size_t)g * rb, S + (size_t)g * rb, (size_t)(rows - g) * rb);
+}
+
+void hearth_repack_x8(hearth_type type, const void *src, void *dst, int64_t rows, int64_t cols) {
+    HEARTH_ASSERT(type == HEARTH_TYPE_Q4_0 || type == HEARTH_TYPE_Q4_K);
+    if (type == HEARTH_TYPE_Q4_0) hearth_repack_q4_0_x8(src, dst, rows, cols);
+    else hearth_repack_q4_K_x8(src, dst, rows, cols);
+}
+
+const void *hearth_x8_row(const hearth_mat *W, int64_t r, void *out) {
     const size_t   rb = W->row_bytes;
-    const int64_t  g  = r / 8 * 8, nb = W->cols / 32;
+    const int64_t  g  = r / 8 * 8;
     const uint8_t *G  = (const uint8_t *)W->data + (size_t)g * rb;
     if (g + 8 > W->rows) return G + (size_t)(r - g) * rb; /* past the last group: plain */
     const int j = (int)(r - g);
-    uint8_t  *o = out;
-    for (int64_t i = 0; i < nb; i++, o += sizeof(block_q4_0)) {
+    if (W->type == HEARTH_TYPE_Q4_K) {
+        const block_q4_Kx8 *x = (const block_q4_Kx8 *)G;
+        block_q4_K         *o = out;
+        for (int64_t i = 0; i < W->cols / HEARTH_QK_K; i++, o++, x++) {
+            o->d    = x->d[j];
+            o->dmin = x->dmin[j];
+            for (int k = 0; k < 3; k++) memcpy(o->scales + 4 * k, &x->sc[k][j], 4);
+            for (int c = 0; c < 32; c++) memcpy(o->qs + 4 * c, &x->qs[c][4 * j], 4);
+        }
+        return out;
+    }
+    uint8_t *o = out;
+    for (int64_t i = 0; i < W->cols / 32; i++, o += sizeof(block_q4_0)) {
         const uint8_t *p = G + (size_t)i * 144;
         memcpy(o, p + 2 * j, 2);
         for (int k = 0; k < 4; k++) memcpy(o + 2 + 4 * k, p + 16 + 32 * k + 4 * j, 4);
@@ -188,7 +231,7 @@ const void *hearth_q4_0_x8_row(const hearth_mat *W, int64_t r, void *out) {
 size_t hearth_matmul_scratch_size(const hearth_mat *W, int64_t n_tok) {
     const hearth_type_kernels *k = hearth_kernels_get(W->type);
     if (!k || n_tok <= 0 || k->vec_dot_type == HEARTH_TYPE_F32) return 0;
-    size_t row = W->x8 ? HEARTH_X8_ROW_BYTES(W->cols) : hearth_type_row_size(k->vec_dot_type, W->cols);
+    size_t row = x8_terms(W) ? HEARTH_X8_ROW_BYTES(W->cols) : hearth_type_row_size(k->vec_dot_type, W->cols);
     size_t total;
     if (__builtin_mul_overflow(row, (size_t)n_tok, &total)) return SIZE_MAX;
     return total;
@@ -200,8 +243,15 @@ static void mm_mat_init(mm_mat *mm, const hearth_mat *W, float *Y, const hearth_
                         int64_t first) {
     *mm = (mm_mat){ .W = W, .Y = Y, .gemm = W->x8 ? hearth_kernels_gemm_x8(W->type) : hearth_kernels_gemm(W->type),
                     .first_chunk = first };
-    HEARTH_ASSERT(mm->gemm || !W->x8);
-    for (int c = 0; c < 3; c++) {
+    if (W->x8 && !mm->gemm) { /* Q4_K: runs of 4+ tokens in the GEMM order, the rest in vec_dot's */
+        for (int c = 0; c < 3; c++) {
+            mm->vec_dot[c] = NULL; /* never reached: rows[c] takes every token tile4 leaves */
+            mm->rows[c]    = hearth_kernels_rows_x8(W->type);
+            mm->tile4[c]   = c > 0 ? hearth_kernels_tile4_x8(W->type) : NULL;
+            HEARTH_ASSERT(mm->rows[c] && (c == 0 || mm->tile4[c]));
+        }
+    }
+    for (int c = 0; c < 3 && !(W->x8 && !mm->gemm); c++) {
         mm->vec_dot[c]  = k->vec_dot;
         mm->vec_dot4[c] = c > 0 ? hearth_kernels_vec_dot4(W->type) : NULL;
         hearth_kernels_batch(W->type, c == 2 ? HEARTH_TILED_MIN_ROWS : c == 1 ? 4 : 1, &mm->vec_dot[c], &mm->vec_dot4[c]);
@@ -222,7 +272,7 @@ void hearth_matmul_multi(hearth_threadpool *pool, const hearth_mat *const *W, fl
     bool shared = n_w <= MM_MAX_MATS;
     for (int i = 1; i < n_w && shared; i++) {
         const hearth_type_kernels *k = hearth_kernels_get(W[i]->type);
-        shared = k && k->vec_dot_type == k0->vec_dot_type && W[i]->cols == W[0]->cols && W[i]->x8 == W[0]->x8;
+        shared = k && k->vec_dot_type == k0->vec_dot_type && W[i]->cols == W[0]->cols && x8_terms(W[i]) == x8_terms(W[0]);
     }
     if (!shared) {
         for (int i = 0; i < n_w; i++) hearth_matmul_segs(pool, W[i], X, Y[i], n_tok, scratch, seg_len, n_seg);
@@ -234,8 +284,8 @@ void hearth_matmul_multi(hearth_threadpool *pool, const hearth_mat *const *W, fl
 
     mm_job j = {
         .X = X, .cols = W[0]->cols, .n_tok = n_tok, .scratch = scratch,
-        .a_row = W[0]->x8 ? HEARTH_X8_ROW_BYTES(W[0]->cols) : hearth_type_row_size(k0->vec_dot_type, W[0]->cols),
-        .from_float = ak->from_float, .x8 = W[0]->x8,
+        .a_row = x8_terms(W[0]) ? HEARTH_X8_ROW_BYTES(W[0]->cols) : hearth_type_row_size(k0->vec_dot_type, W[0]->cols),
+        .from_float = ak->from_float, .x8 = x8_terms(W[0]),
         .seg_len = seg_len, .n_seg = n_seg,
     };
     HEARTH_ASSERT(j.a_row > 0);

@@ -306,8 +306,8 @@ static void forward_core(const model *m, model_state *s, const int32_t *tokens, 
     const hearth_type_kernels *ek = hearth_kernels_get(m->tok_embd.type);
     for (int64_t t = 0; t < n; t++) {
         const uint8_t *row = (const uint8_t *)m->tok_embd.data + (size_t)tokens[t] * m->tok_embd.row_bytes;
-        uint8_t        plain[HEARTH_Q4_0_X8_MAX_COLS / 32 * 18]; /* a row of interleaved embeddings */
-        if (m->tok_embd.x8) row = hearth_q4_0_x8_row(&m->tok_embd, tokens[t], plain);
+        _Alignas(64) uint8_t plain[HEARTH_X8_MAX_COLS / 32 * 18]; /* a row of interleaved embeddings */
+        if (m->tok_embd.x8) row = hearth_x8_row(&m->tok_embd, tokens[t], plain);
         ek->to_float(row, s->x + t * E, E);
         if (ai->embd_scale) ops_scale(s->x + t * E, sqrtf((float)E), E);
     }

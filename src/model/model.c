@@ -169,10 +169,10 @@ static hearth_status own_vec(model *m, const float **v, int64_t n) {
     return HEARTH_OK;
 }
 
-/* Interleaves every matmul weight the kernels want so (hearth_repack_q4_0_x8_ok) into memory
+/* Interleaves every matmul weight the kernels want so (hearth_repack_x8_ok: Q4_0, Q4_K) into memory
  * of its own and drops the mapped pages it was read from.  Token embeddings of their own stay
  * as they are (rows are looked up); when the output matrix shares them, both use the copy and
- * a looked-up row is taken out of it (hearth_q4_0_x8_row): looking rows up in the mapping
+ * a looked-up row is taken out of it (hearth_x8_row): looking rows up in the mapping
  * brought most of its pages back (whole page-cache folios are mapped at a fault), 150 MB of
  * the 1B model's 141 MiB table for a 512-token prompt.  HEARTH_REPACK=0 turns this off (the results are the same bits either way). */
 static hearth_status repack_weights(model *m, char *err, size_t err_size) {
@@ -196,7 +196,7 @@ static hearth_status repack_weights(model *m, char *err, size_t err_size) {
     hearth_status st = HEARTH_OK;
     for (int i = 0; i < n && st == HEARTH_OK; i++) {
         hearth_mat *W = all[i];
-        if (!W->data || !hearth_repack_q4_0_x8_ok(W)) continue;
+        if (!W->data || !hearth_repack_x8_ok(W)) continue;
         const size_t bytes = (size_t)W->rows * W->row_bytes;
         void        *dst   = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
         if (!dst) {
@@ -209,7 +209,7 @@ static hearth_status repack_weights(model *m, char *err, size_t err_size) {
         for (int64_t r0 = 0; r0 < W->rows; r0 += slice) {
             const int64_t  nr  = HEARTH_MIN(slice, W->rows - r0);
             const uint8_t *src = (const uint8_t *)W->data + (size_t)r0 * W->row_bytes;
-            hearth_repack_q4_0_x8(src, (uint8_t *)dst + (size_t)r0 * W->row_bytes, nr, W->cols);
+            hearth_repack_x8(W->type, src, (uint8_t *)dst + (size_t)r0 * W->row_bytes, nr, W->cols);
             gguf_release(m->gguf, src, (size_t)nr * W->row_bytes);
         }
         m->repacked[m->n_repacked++] = dst;

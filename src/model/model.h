@@ -94,7 +94,7 @@ typedef struct model {
 
 /* Loads the model at `path`: reads hyperparameters, validates every tensor's presence, shape
  * and type, and points views into the mapping; the only weights copied are the matmul weights
- * the kernels want interleaved (hearth_repack_q4_0_x8_ok; HEARTH_REPACK=0: none), whose
+ * the kernels want interleaved (hearth_repack_x8_ok; HEARTH_REPACK=0: none), whose
  * mapped pages are then dropped.  On failure
  * returns a status and a message naming the architecture, tensor or key at fault. */
 hearth_status model_load(const char *path, model **out, char *err, size_t err_size);

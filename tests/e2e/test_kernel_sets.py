@@ -82,19 +82,23 @@ def test_gemma3_same_bits(hearth, emu, gemma3, isa):
         assert np.array_equal(want, got), f"{len(ids)} tokens: {int((want != got).sum())} logits differ from avx2"
 
 
-def test_q4_0_interleaved_same_bits(hearth, tiny_paths):
-    """Q4_0 matmul weights interleaved 8 rows at a time at load (src/model/model.c
-    repack_weights) against the plain rows, every tiny architecture, 1, 3 and 24 tokens."""
+def test_interleaved_same_bits(hearth, tiny_paths, gemma3):
+    """Q4_0 and Q4_K matmul weights interleaved 8 rows at a time at load (src/model/model.c
+    repack_weights) against the plain rows: every tiny architecture in both types and the real
+    Gemma-3 Q4_K_M, 1, 3 and 24 tokens (decode and the 4-token GEMM order of Q4_K)."""
     if not avx2_available():
         pytest.skip("no AVX2: nothing is interleaved")
-    checked = 0
-    for name, path in sorted(tiny_paths.items()):
-        if "Q4_0" not in name:
+    checked = {"Q4_0": 0, "Q4_K": 0}
+    models = sorted(tiny_paths.items()) + [("gemma3-Q4_K_M", gemma3)]
+    for name, path in models:
+        kind = next((k for k in checked if k in name), None)
+        if kind is None:
             continue
-        for ids in PROMPTS:
+        prompts = PROMPTS if "gemma3-Q4_K_M" not in name else [[2, 651], [2, 651, 6037, 563, 496], [2] + [651 + i for i in range(23)]]
+        for ids in prompts:
             want = logits(hearth, "avx2", path, ids, HEARTH_REPACK="0")
             got = logits(hearth, "avx2", path, ids)
             diff = np.nonzero(want != got)[0]
             assert len(diff) == 0, f"{name} {len(ids)} tokens: {len(diff)} of {len(want)} logits differ"
-            checked += 1
-    assert checked >= 3 * 4, checked
+            checked[kind] += 1
+    assert checked["Q4_0"] >= 3 * 4 and checked["Q4_K"] >= 3 * 5, checked

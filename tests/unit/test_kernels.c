@@ -597,10 +597,10 @@ static void test_isa_gemm(void) {
  * layout takes. */
 static void test_isa_gemm_x8(void) {
     static const int shapes[][2] = { { 8, 1 }, { 9, 1 }, { 16, 3 }, { 19, 4 }, { 24, 5 }, { 15, 21 }, { 8, 2 } };
-    static const int64_t ns[] = { 32, 64, 96, 160, 8192 + 96, HEARTH_Q4_0_X8_MAX_COLS };
+    static const int64_t ns[] = { 32, 64, 96, 160, 8192 + 96, HEARTH_X8_MAX_COLS };
     enum { MAX_R = 24, MAX_C = 21 };
     const hearth_type  t    = HEARTH_TYPE_Q4_0;
-    const int64_t      maxn = HEARTH_Q4_0_X8_MAX_COLS;
+    const int64_t      maxn = HEARTH_X8_MAX_COLS;
     const size_t       maxw = hearth_type_row_size(t, maxn) * MAX_R;
     uint8_t           *w = malloc(maxw), *wx = malloc(maxw), *aq = malloc(HEARTH_X8_ROW_BYTES(maxn) * MAX_C);
     float             *a = malloc(maxn * sizeof *a), s[MAX_R * MAX_C];
@@ -642,6 +642,89 @@ static void test_isa_gemm_x8(void) {
     free(w);
     free(wx);
     free(aq);
+    free(a);
+}
+
+/* Q4_K weights interleaved 8 rows at a time (hearth_repack_q4_K_x8) through each ISA's x8
+ * kernels: rows_x8 gives every (row, token) the bits of that ISA's vec_dot on the plain rows,
+ * tile4_x8 those of its 4-token GEMM kernel (runs of 4+ tokens); row counts with and without a
+ * tail past the last group of 8, 1..13 tokens, 1..128 super-blocks.  hearth_x8_row gives the
+ * plain rows back (Q4_0 and Q4_K). */
+static void test_isa_x8_q4_K(void) {
+    static const int shapes[][2] = { { 8, 1 }, { 9, 3 }, { 16, 4 }, { 19, 8 }, { 24, 13 }, { 15, 2 } };
+    static const int64_t ns[] = { 256, 512, 1536, 2048 + 256, HEARTH_X8_MAX_COLS };
+    enum { MAX_R = 24, MAX_C = 13 };
+    const hearth_type t = HEARTH_TYPE_Q4_K;
+    const int64_t     maxn = HEARTH_X8_MAX_COLS;
+    const size_t      maxw = hearth_type_row_size(t, maxn) * MAX_R, maxa = hearth_type_row_size(HEARTH_TYPE_Q8_K, maxn);
+    uint8_t          *w = malloc(maxw), *wx = malloc(maxw), *aq = malloc(maxa * MAX_C), *row = malloc(maxw / MAX_R);
+    float            *a = malloc(maxn * sizeof *a), s[MAX_R * MAX_C], s4[4 * MAX_R];
+    int               tested = 0, bad_rows = 0;
+    for (size_t ii = 0; ii < HEARTH_ARRAY_LEN(fast_isas); ii++) {
+        if (!hearth_kernels_cpu_has(fast_isas[ii])) continue;
+        hearth_gemm_fn             g1 = hearth_kernels_rows_x8_isa(fast_isas[ii], t);
+        hearth_gemm_fn             g4 = hearth_kernels_tile4_x8_isa(fast_isas[ii], t);
+        const hearth_type_kernels *kf = hearth_kernels_table(fast_isas[ii], t);
+        hearth_vec_dot_fn          d1 = kf->vec_dot;
+        hearth_vec_dot4_fn         d4 = NULL;
+        hearth_kernels_batch_isa(fast_isas[ii], t, 4, &d1, &d4);
+        if (!g1 || !g4 || !d4) continue;
+        tested++;
+        int bad = 0;
+        for (size_t ni = 0; ni < HEARTH_ARRAY_LEN(ns); ni++) {
+            const int64_t n = ns[ni];
+            const size_t  wrow = hearth_type_row_size(t, n), arow = hearth_type_row_size(HEARTH_TYPE_Q8_K, n);
+            for (int64_t r = 0; r < MAX_R; r++) random_weights(t, w + r * wrow, n);
+            for (int64_t c = 0; c < MAX_C; c++) {
+                for (int64_t i = 0; i < n; i++) a[i] = rng_unit() * (c == 0 ? 50.0f : 1.0f);
+                hearth_kernels_ref(HEARTH_TYPE_Q8_K)->from_float(a, aq + c * arow, n);
+            }
+            for (size_t si = 0; si < HEARTH_ARRAY_LEN(shapes); si++) {
+                const int nr = shapes[si][0], nc = shapes[si][1];
+                if (n > 4096 && nc > 4) continue;
+                hearth_repack_q4_K_x8(w, wx, nr, n);
+                const hearth_mat M = { .type = t, .rows = nr, .cols = n, .row_bytes = wrow, .data = wx, .x8 = true };
+                for (int r = 0; r < nr && ii == 0; r++)
+                    bad_rows += memcmp(hearth_x8_row(&M, r, row), w + r * wrow, wrow) != 0;
+                g1(n, s, (size_t)nr, wx, wrow, nr, aq, arow, nc);
+                for (int c = 0; c < nc; c++)
+                    for (int r = 0; r < nr; r++) {
+                        float s1;
+                        kf->vec_dot(n, &s1, w + r * wrow, aq + c * arow);
+                        if (s1 != s[c * nr + r] && bad++ < 3)
+                            printf("# %s rows_x8 n=%lld %dx%d (%d,%d): %g vs %g\n", fast_isas[ii], (long long)n, nr, nc,
+                                   r, c, s[c * nr + r], s1);
+                    }
+                const int n4 = nc / 4 * 4;
+                if (n4 == 0) continue;
+                g4(n, s, (size_t)nr, wx, wrow, nr, aq, arow, n4);
+                for (int c = 0; c < n4; c += 4)
+                    for (int r = 0; r < nr; r++) {
+                        d4(n, s4, 1, w + r * wrow, aq + c * arow, arow);
+                        for (int k = 0; k < 4; k++)
+                            if (s4[k] != s[(c + k) * nr + r] && bad++ < 3)
+                                printf("# %s tile4_x8 n=%lld %dx%d (%d,%d): %g vs %g\n", fast_isas[ii], (long long)n, nr,
+                                       nc, r, c + k, s[(c + k) * nr + r], s4[k]);
+                    }
+            }
+        }
+        CHECKF(bad == 0, "%s x8 Q4_K: %d mismatches", fast_isas[ii], bad);
+    }
+    /* Q4_0 rows taken out of the interleaved layout */
+    {
+        const int64_t n = 96, nr = 19;
+        const size_t  wrow = hearth_type_row_size(HEARTH_TYPE_Q4_0, n);
+        for (int r = 0; r < nr; r++) random_weights(HEARTH_TYPE_Q4_0, w + r * wrow, n);
+        hearth_repack_q4_0_x8(w, wx, nr, n);
+        const hearth_mat M = { .type = HEARTH_TYPE_Q4_0, .rows = nr, .cols = n, .row_bytes = wrow, .data = wx, .x8 = true };
+        for (int r = 0; r < nr; r++) bad_rows += memcmp(hearth_x8_row(&M, r, row), w + r * wrow, wrow) != 0;
+    }
+    CHECKF(bad_rows == 0, "hearth_x8_row: %d rows differ from the plain ones", bad_rows);
+    printf("# %d Q4_K x8 kernel sets checked\n", tested);
+    free(w);
+    free(wx);
+    free(aq);
+    free(row);
     free(a);
 }
 
@@ -947,6 +1030,7 @@ int main(void) {
     RUN(test_isa_batch_tile);
     RUN(test_isa_gemm);
     RUN(test_isa_gemm_x8);
+    RUN(test_isa_x8_q4_K);
     RUN(test_isa_gemm_f16);
     RUN(test_isa_rows);
     RUN(test_isa_convert);

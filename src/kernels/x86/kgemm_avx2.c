@@ -667,3 +667,130 @@ void hearth_avx2_gemm4_q6_K(int64_t n, float *s, size_t ss, const void *w, size_
         for (int64_t c = 0; c + 4 <= nc; c += 4)
             hearth_avx2_vec_dot4_q6_K_tiled(n, s + c * ss + r, ss, W + (size_t)r * ws, A + c * as, as);
 }
+
+/* ---- Q4_K interleaved at load time (block_q4_Kx8, hearth_repack_q4_K_x8) ----------------------
+ * A group of 8 rows is one stream of block_q4_Kx8: per super-block the 8 rows' d and dmin, their
+ * packed scales as three dword vectors (row r in lane r) and their quants 4 bytes of each row
+ * per 32-byte vector: the rows' sums build up in the 8 lanes without horizontal adds (9
+ * multiplies per 256 products instead of 16), and the float steps are those of the plain
+ * kernels lane by lane (decode: acc = fma(isum, d*dy, acc) per super-block; runs of 4+ tokens:
+ * the GEMM panel, copied out of the stream instead of transposed). */
+
+/* Control for _mm256_shuffle_epi8: in each dword lane q, int16 (byte 4q + b0), int16 (byte 4q +
+ * b1), zero-extended (bytes with the top bit set read as zero). */
+INLINE __m256i dw_bytes_ctrl(int b0, int b1) {
+    const __m256i base = _mm256_setr_epi32(0, 0x04040404, 0x08080808, 0x0c0c0c0c, 0, 0x04040404, 0x08080808, 0x0c0c0c0c);
+    return _mm256_add_epi8(base, _mm256_set1_epi32((int)(0x80008000u | (uint32_t)b0 | ((uint32_t)b1 << 16))));
+}
+
+/* The 8 rows' six-bit scales (lo: sub-blocks 0-3, hi: 4-7) and mins, byte s of dword lane r
+ * (as k4_scales_mins, for 8 rows at once). */
+INLINE void k4x8_scales_mins(const block_q4_Kx8 *x, __m256i *sc_lo, __m256i *sc_hi, __m256i *mn_lo, __m256i *mn_hi) {
+    const __m256i u0 = _mm256_loadu_si256((const __m256i *)x->sc[0]);
+    const __m256i u1 = _mm256_loadu_si256((const __m256i *)x->sc[1]);
+    const __m256i u2 = _mm256_loadu_si256((const __m256i *)x->sc[2]);
+    const __m256i m6 = _mm256_set1_epi8(0x3f), m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(0x03);
+    *sc_lo = _mm256_and_si256(u0, m6);
+    *sc_hi = _mm256_or_si256(_mm256_and_si256(u2, m4), _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u0, 6), m2), 4));
+    *mn_lo = _mm256_and_si256(u1, m6);
+    *mn_hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(u2, 4), m4),
+                             _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u1, 6), m2), 4));
+}
+
+/* Scale of sub-block sb as int16 pairs per row: lanes 2r, 2r + 1. */
+INLINE __m256i k4x8_scale(__m256i sc_lo, __m256i sc_hi, int sb) {
+    return _mm256_shuffle_epi8(sb < 4 ? sc_lo : sc_hi, dw_bytes_ctrl(sb & 3, sb & 3));
+}
+
+/* Mins of sub-blocks 2j, 2j + 1 as int16 lanes 2r, 2r + 1. */
+INLINE __m256i k4x8_minpair(__m256i mn_lo, __m256i mn_hi, int j) {
+    return _mm256_shuffle_epi8(j < 2 ? mn_lo : mn_hi, dw_bytes_ctrl((2 * j) & 3, (2 * j + 1) & 3));
+}
+
+/* 8 interleaved rows against one Q8_K row: s[r], r < 8, each with the bits of vec_dot_q4_K. */
+INLINE void q4k_x8_dot1(int64_t nb, const block_q4_Kx8 *x, const block_q8_K *y, float *s) {
+    const __m256i m4  = _mm256_set1_epi8(0x0F);
+    __m256        acc = _mm256_setzero_ps(), mins = _mm256_setzero_ps(); /* lane r: row r */
+    for (int64_t i = 0; i < nb; i++) {
+        __m256i sc_lo, sc_hi, mn_lo, mn_hi;
+        k4x8_scales_mins(&x[i], &sc_lo, &sc_hi, &mn_lo, &mn_hi);
+        const __m128i bp   = avx2_bsums_pairs(y[i].bsums); /* dword j: pair sums of sub-blocks 2j, 2j + 1 */
+        __m256i       imin = _mm256_madd_epi16(k4x8_minpair(mn_lo, mn_hi, 0), _mm256_broadcastd_epi32(bp));
+        imin = _mm256_add_epi32(imin, _mm256_madd_epi16(k4x8_minpair(mn_lo, mn_hi, 1),
+                                                        _mm256_broadcastd_epi32(_mm_shuffle_epi32(bp, 0x55))));
+        imin = _mm256_add_epi32(imin, _mm256_madd_epi16(k4x8_minpair(mn_lo, mn_hi, 2),
+                                                        _mm256_broadcastd_epi32(_mm_shuffle_epi32(bp, 0xaa))));
+        imin = _mm256_add_epi32(imin, _mm256_madd_epi16(k4x8_minpair(mn_lo, mn_hi, 3),
+                                                        _mm256_broadcastd_epi32(_mm_shuffle_epi32(bp, 0xff))));
+        __m256i isum = _mm256_setzero_si256();
+#pragma GCC unroll 4
+        for (int t = 0; t < 4; t++) { /* qs bytes 32t..32t+31: sub-blocks 2t (low nibbles), 2t + 1 */
+            const int8_t *q8 = y[i].qs + 64 * t;
+            __m256i       vl = _mm256_setzero_si256(), vh = _mm256_setzero_si256();
+#pragma GCC unroll 8
+            for (int c = 0; c < 8; c++) {
+                const __m256i q = _mm256_loadu_si256((const __m256i *)x[i].qs[8 * t + c]);
+                vl = _mm256_add_epi16(vl, _mm256_maddubs_epi16(_mm256_and_si256(q, m4), bcast4(q8 + 4 * c)));
+                vh = _mm256_add_epi16(vh, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4),
+                                                               bcast4(q8 + 32 + 4 * c)));
+                pin(&vl);
+                pin(&vh);
+            }
+            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(vl, k4x8_scale(sc_lo, sc_hi, 2 * t)));
+            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(vh, k4x8_scale(sc_lo, sc_hi, 2 * t + 1)));
+        }
+        const __m256 dy = _mm256_set1_ps(y[i].d);
+        const __m256 d  = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)x[i].d));
+        const __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)x[i].dmin));
+        acc  = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(d, dy), acc);
+        mins = _mm256_fmadd_ps(_mm256_cvtepi32_ps(imin), _mm256_mul_ps(dm, dy), mins);
+    }
+    _mm256_storeu_ps(s, _mm256_sub_ps(acc, mins));
+}
+
+void hearth_avx2_rows_q4_K_x8(int64_t n, float *s, size_t ss, const void *w, size_t ws, int64_t nr, const void *a,
+                              size_t as, int64_t nc) {
+    const uint8_t *W = w, *A = a;
+    const int64_t  nb = n / HEARTH_QK_K, ng = nr / 8;
+    for (int64_t g = 0; g < ng; g++) {
+        const block_q4_Kx8 *x = (const block_q4_Kx8 *)(W + (size_t)(8 * g) * ws);
+        for (int64_t c = 0; c < nc; c++) q4k_x8_dot1(nb, x, (const block_q8_K *)(A + (size_t)c * as), s + c * ss + 8 * g);
+    }
+    for (int64_t r = 8 * ng; r < nr; r++) /* past the last group: plain rows */
+        for (int64_t c = 0; c < nc; c++) q4k_rows(1, nb, s + c * ss + r, W + (size_t)r * ws, 0, (const block_q8_K *)(A + (size_t)c * as));
+}
+
+/* The panel blocks of one group of 8 interleaved rows. */
+static void q4k_panel_build_x8(q4k_panel_block *p, int64_t nb, const block_q4_Kx8 *x) {
+    for (int64_t i = 0; i < nb; i++) {
+        __m256i sc_lo, sc_hi, mn_lo, mn_hi;
+        k4x8_scales_mins(&x[i], &sc_lo, &sc_hi, &mn_lo, &mn_hi);
+        for (int sb = 0; sb < 8; sb++) _mm256_store_si256((__m256i *)p[i].sc[sb], k4x8_scale(sc_lo, sc_hi, sb));
+        for (int j = 0; j < 4; j++) _mm256_store_si256((__m256i *)p[i].mn[j], k4x8_minpair(mn_lo, mn_hi, j));
+        _mm256_store_ps(p[i].d, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)x[i].d)));
+        _mm256_store_ps(p[i].dmin, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)x[i].dmin)));
+        memcpy(p[i].qs, x[i].qs, sizeof p[i].qs);
+    }
+}
+
+void hearth_avx2_gemm4_q4_K_x8(int64_t n, float *s, size_t ss, const void *w, size_t ws, int64_t nr, const void *a,
+                               size_t as, int64_t nc) {
+    const uint8_t *W = w, *A = a;
+    const int64_t  nb = n / HEARTH_QK_K, np = nr / 8;
+    q4k_panel_block *panel = np > 0 ? hearth_avx2_panel_buffer((size_t)(np * nb) * sizeof *panel) : NULL;
+    if (panel) {
+        for (int64_t p = 0; p < np; p++) q4k_panel_build_x8(panel + p * nb, nb, (const block_q4_Kx8 *)(W + (size_t)(8 * p) * ws));
+        for (int64_t c = 0; c + 4 <= nc; c += 4)
+            for (int64_t p = 0; p < np; p++) q4k_panel_dot4(nb, panel + p * nb, s + c * ss + 8 * p, ss, A + c * as, as);
+    } else { /* no memory for the panels: each row taken out of its group (a row fits the stack) */
+        _Alignas(64) block_q4_K row[HEARTH_X8_MAX_COLS / HEARTH_QK_K];
+        const hearth_mat M = { .type = HEARTH_TYPE_Q4_K, .rows = 8 * np, .cols = n, .row_bytes = ws, .data = w, .x8 = true };
+        for (int64_t r = 0; r < 8 * np; r++) {
+            const void *x = hearth_x8_row(&M, r, row);
+            for (int64_t c = 0; c + 4 <= nc; c += 4) hearth_avx2_vec_dot4_q4_K_gemm(n, s + c * ss + r, ss, x, A + c * as, as);
+        }
+    }
+    for (int64_t r = 8 * np; r < nr; r++)
+        for (int64_t c = 0; c + 4 <= nc; c += 4)
+            hearth_avx2_vec_dot4_q4_K_gemm(n, s + c * ss + r, ss, W + (size_t)r * ws, A + c * as, as);
+}
