@@ -707,45 +707,57 @@ INLINE __m256i k4x8_minpair(__m256i mn_lo, __m256i mn_hi, int j) {
     return _mm256_shuffle_epi8(j < 2 ? mn_lo : mn_hi, dw_bytes_ctrl((2 * j) & 3, (2 * j + 1) & 3));
 }
 
-/* 8 interleaved rows against one Q8_K row: s[r], r < 8, each with the bits of vec_dot_q4_K. */
-INLINE void q4k_x8_dot1(int64_t nb, const block_q4_Kx8 *x, const block_q8_K *y, float *s) {
-    const __m256i m4  = _mm256_set1_epi8(0x0F);
-    __m256        acc = _mm256_setzero_ps(), mins = _mm256_setzero_ps(); /* lane r: row r */
+/* 8 interleaved rows against T (1, 2) Q8_K rows (as bytes apart): s[k * ss + r], r < 8, each
+ * with the bits of vec_dot_q4_K; two tokens share the weight loads and the scale unpacking. */
+INLINE void q4k_x8_dot(const int T, int64_t nb, const block_q4_Kx8 *x, const uint8_t *a, size_t as, float *s, size_t ss) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    __m256        acc[2], mins[2]; /* lane r: row r */
+    for (int k = 0; k < T; k++) acc[k] = mins[k] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
-        __m256i sc_lo, sc_hi, mn_lo, mn_hi;
+        const block_q8_K *y[2];
+        __m256i           sc_lo, sc_hi, mn_lo, mn_hi, isum[2];
         k4x8_scales_mins(&x[i], &sc_lo, &sc_hi, &mn_lo, &mn_hi);
-        const __m128i bp   = avx2_bsums_pairs(y[i].bsums); /* dword j: pair sums of sub-blocks 2j, 2j + 1 */
-        __m256i       imin = _mm256_madd_epi16(k4x8_minpair(mn_lo, mn_hi, 0), _mm256_broadcastd_epi32(bp));
-        imin = _mm256_add_epi32(imin, _mm256_madd_epi16(k4x8_minpair(mn_lo, mn_hi, 1),
-                                                        _mm256_broadcastd_epi32(_mm_shuffle_epi32(bp, 0x55))));
-        imin = _mm256_add_epi32(imin, _mm256_madd_epi16(k4x8_minpair(mn_lo, mn_hi, 2),
-                                                        _mm256_broadcastd_epi32(_mm_shuffle_epi32(bp, 0xaa))));
-        imin = _mm256_add_epi32(imin, _mm256_madd_epi16(k4x8_minpair(mn_lo, mn_hi, 3),
-                                                        _mm256_broadcastd_epi32(_mm_shuffle_epi32(bp, 0xff))));
-        __m256i isum = _mm256_setzero_si256();
-#pragma GCC unroll 4
-        for (int t = 0; t < 4; t++) { /* qs bytes 32t..32t+31: sub-blocks 2t (low nibbles), 2t + 1 */
-            const int8_t *q8 = y[i].qs + 64 * t;
-            __m256i       vl = _mm256_setzero_si256(), vh = _mm256_setzero_si256();
-#pragma GCC unroll 8
-            for (int c = 0; c < 8; c++) {
-                const __m256i q = _mm256_loadu_si256((const __m256i *)x[i].qs[8 * t + c]);
-                vl = _mm256_add_epi16(vl, _mm256_maddubs_epi16(_mm256_and_si256(q, m4), bcast4(q8 + 4 * c)));
-                vh = _mm256_add_epi16(vh, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4),
-                                                               bcast4(q8 + 32 + 4 * c)));
-                pin(&vl);
-                pin(&vh);
-            }
-            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(vl, k4x8_scale(sc_lo, sc_hi, 2 * t)));
-            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(vh, k4x8_scale(sc_lo, sc_hi, 2 * t + 1)));
-        }
-        const __m256 dy = _mm256_set1_ps(y[i].d);
+        const __m256i mp[4] = { k4x8_minpair(mn_lo, mn_hi, 0), k4x8_minpair(mn_lo, mn_hi, 1), k4x8_minpair(mn_lo, mn_hi, 2),
+                                k4x8_minpair(mn_lo, mn_hi, 3) };
         const __m256 d  = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)x[i].d));
         const __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)x[i].dmin));
-        acc  = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(d, dy), acc);
-        mins = _mm256_fmadd_ps(_mm256_cvtepi32_ps(imin), _mm256_mul_ps(dm, dy), mins);
+        __m256i imin[2];
+        for (int k = 0; k < T; k++) {
+            y[k]    = (const block_q8_K *)(a + (size_t)k * as) + i;
+            isum[k] = _mm256_setzero_si256();
+            const __m128i bp = avx2_bsums_pairs(y[k]->bsums); /* dword j: pair sums of sub-blocks 2j, 2j + 1 */
+            imin[k] = _mm256_madd_epi16(mp[0], _mm256_broadcastd_epi32(bp));
+            imin[k] = _mm256_add_epi32(imin[k], _mm256_madd_epi16(mp[1], _mm256_broadcastd_epi32(_mm_shuffle_epi32(bp, 0x55))));
+            imin[k] = _mm256_add_epi32(imin[k], _mm256_madd_epi16(mp[2], _mm256_broadcastd_epi32(_mm_shuffle_epi32(bp, 0xaa))));
+            imin[k] = _mm256_add_epi32(imin[k], _mm256_madd_epi16(mp[3], _mm256_broadcastd_epi32(_mm_shuffle_epi32(bp, 0xff))));
+        }
+#pragma GCC unroll 4
+        for (int t = 0; t < 4; t++) { /* qs bytes 32t..32t+31: sub-blocks 2t (low nibbles), 2t + 1 */
+            __m256i vl[2], vh[2];
+            for (int k = 0; k < T; k++) vl[k] = vh[k] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+            for (int c = 0; c < 8; c++) {
+                const __m256i q  = _mm256_loadu_si256((const __m256i *)x[i].qs[8 * t + c]);
+                const __m256i ql = _mm256_and_si256(q, m4), qh = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+                for (int k = 0; k < T; k++) {
+                    const int8_t *q8 = y[k]->qs + 64 * t + 4 * c;
+                    vl[k] = _mm256_add_epi16(vl[k], _mm256_maddubs_epi16(ql, bcast4(q8)));
+                    vh[k] = _mm256_add_epi16(vh[k], _mm256_maddubs_epi16(qh, bcast4(q8 + 32)));
+                    pin(&vl[k]);
+                    pin(&vh[k]);
+                }
+            }
+            const __m256i sl = k4x8_scale(sc_lo, sc_hi, 2 * t), sh = k4x8_scale(sc_lo, sc_hi, 2 * t + 1);
+            for (int k = 0; k < T; k++)
+                isum[k] = _mm256_add_epi32(isum[k], _mm256_add_epi32(_mm256_madd_epi16(vl[k], sl), _mm256_madd_epi16(vh[k], sh)));
+        }
+        for (int k = 0; k < T; k++) {
+            const __m256 dy = _mm256_set1_ps(y[k]->d);
+            acc[k]  = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[k]), _mm256_mul_ps(d, dy), acc[k]);
+            mins[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(imin[k]), _mm256_mul_ps(dm, dy), mins[k]);
+        }
     }
-    _mm256_storeu_ps(s, _mm256_sub_ps(acc, mins));
+    for (int k = 0; k < T; k++) _mm256_storeu_ps(s + (size_t)k * ss, _mm256_sub_ps(acc[k], mins[k]));
 }
 
 void hearth_avx2_rows_q4_K_x8(int64_t n, float *s, size_t ss, const void *w, size_t ws, int64_t nr, const void *a,
@@ -754,7 +766,9 @@ void hearth_avx2_rows_q4_K_x8(int64_t n, float *s, size_t ss, const void *w, siz
     const int64_t  nb = n / HEARTH_QK_K, ng = nr / 8;
     for (int64_t g = 0; g < ng; g++) {
         const block_q4_Kx8 *x = (const block_q4_Kx8 *)(W + (size_t)(8 * g) * ws);
-        for (int64_t c = 0; c < nc; c++) q4k_x8_dot1(nb, x, (const block_q8_K *)(A + (size_t)c * as), s + c * ss + 8 * g);
+        int64_t             c = 0;
+        for (; c + 2 <= nc; c += 2) q4k_x8_dot(2, nb, x, A + (size_t)c * as, as, s + c * ss + 8 * g, ss);
+        if (c < nc) q4k_x8_dot(1, nb, x, A + (size_t)c * as, as, s + c * ss + 8 * g, ss);
     }
     for (int64_t r = 8 * ng; r < nr; r++) /* past the last group: plain rows */
         for (int64_t c = 0; c < nc; c++) q4k_rows(1, nb, s + c * ss + r, W + (size_t)r * ws, 0, (const block_q8_K *)(A + (size_t)c * as));
