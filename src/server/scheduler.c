@@ -542,7 +542,7 @@ static void canon_pass(sched *s, int idx) {
     int32_t start = HEARTH_MIN(sl->n_canon, sl->n_known - HEARTH_STABLE_RUN);
     start         = sched_backend_keep(s->be, idx, start);
     int32_t want  = pass_model_tokens(&s->pm, CANON_PASS_S);
-    int32_t n     = piece_len(sl->n_known - start, HEARTH_MAX(want, 2 * HEARTH_STABLE_RUN));
+    int32_t n     = piece_len(sl->n_known - start, HEARTH_MIN(HEARTH_MAX(want, 2 * HEARTH_STABLE_RUN), s->chunk));
     sched_item it = { .slot = idx, .tokens = sl->cache + start, .n_tokens = n };
     const double t0 = hearth_time_s();
     sched_backend_decode(s->be, &it, 1);
