@@ -276,6 +276,29 @@ hearth_gemm_fn hearth_kernels_gemm_isa(const char *isa, hearth_type type) {
     return NULL;
 }
 
+/* F16 and F32: runs of 2+ tokens in the reference's AVX2 prompt-GEMM order (its tinyBLAS), in
+ * every table from AVX2 up (the AVX-512 tables promise the AVX2 bits). */
+static hearth_gemm_fn multi_of(int isa, hearth_type type) {
+#ifdef HEARTH_HAVE_AVX2_KERNELS
+    if (isa != ISA_REF && type == HEARTH_TYPE_F16) return hearth_avx2_gemm_f16_tb;
+    if (isa != ISA_REF && type == HEARTH_TYPE_F32) return hearth_avx2_gemm_f32_tb;
+#endif
+    (void)isa;
+    (void)type;
+    return NULL;
+}
+
+hearth_gemm_fn hearth_kernels_multi(hearth_type type) {
+    pthread_once(&tables_once, tables_init);
+    return multi_of(active_isa, type);
+}
+
+hearth_gemm_fn hearth_kernels_multi_isa(const char *isa, hearth_type type) {
+    for (int i = 0; i < ISA_COUNT; i++)
+        if (!strcmp(isa, isa_names[i])) return multi_of(i, type);
+    return NULL;
+}
+
 static hearth_gemm_fn gemm_x8_of(int isa, hearth_type type) {
 #ifdef HEARTH_HAVE_AVX2_KERNELS
     /* every table from AVX2 up (the AVX-512 ones use AVX2's Q4_0 kernels) */

@@ -39,6 +39,7 @@ typedef struct mm_mat {
     hearth_gemm_fn     gemm;        /* NULL: no tile kernel (then vec_dot4 / vec_dot) */
     hearth_gemm_fn     rows[3];     /* several rows at once, same bits as vec_dot[c]; or NULL */
     hearth_gemm_fn     tile4[3];    /* several rows x groups of 4 tokens, the bits of vec_dot4[c]; or NULL */
+    hearth_gemm_fn     multi;       /* runs of 2+ tokens (hearth_kernels_multi), or NULL */
     int64_t            chunk_rows;
     int64_t            first_chunk; /* chunks first_chunk .. next matrix's first_chunk - 1 */
 } mm_mat;
@@ -103,6 +104,12 @@ static void mm_dot_task(void *arg, int ith, int nth) {
             int64_t t = 0;
             for (int64_t g = 0; g < jb->n_seg; g++) {
                 const int64_t            te   = t + jb->seg_len[g];
+                if (j->multi && te - t >= 2) {
+                    j->multi(cols, j->Y + t * rows + rb, (size_t)rows, wd + (size_t)rb * W->row_bytes, W->row_bytes,
+                             re - rb, jb->A + (size_t)t * jb->a_row, jb->a_row, te - t);
+                    t = te;
+                    continue;
+                }
                 const int                cls  = seg_class(jb->seg_len[g]);
                 const hearth_vec_dot_fn  dot  = j->vec_dot[cls];
                 const hearth_vec_dot4_fn dot4 = j->vec_dot4[cls];
@@ -257,6 +264,19 @@ static void mm_mat_init(mm_mat *mm, const hearth_mat *W, float *Y, const hearth_
         hearth_kernels_batch(W->type, c == 2 ? HEARTH_TILED_MIN_ROWS : c == 1 ? 4 : 1, &mm->vec_dot[c], &mm->vec_dot4[c]);
         mm->rows[c] = mm->vec_dot[c] == k->vec_dot ? hearth_kernels_rows(W->type) : NULL;
         mm->tile4[c] = mm->vec_dot4[c] ? hearth_kernels_batch_tile(W->type, c == 2 ? HEARTH_TILED_MIN_ROWS : c == 1 ? 4 : 1) : NULL;
+    }
+    /* F16 (AVX2): runs of 2+ tokens in the reference's prompt order, lone tokens (and every
+     * token of a matrix the reference keeps on vec_dot) in vec_dot's through the tile kernel */
+    const hearth_gemm_fn multi = W->x8 ? NULL : hearth_kernels_multi(W->type);
+    if (multi && W->rows % 4 == 0 && W->cols % 8 == 0) {
+        mm->multi = multi;
+        for (int c = 0; c < 3; c++) {
+            mm->vec_dot[c]  = k->vec_dot;
+            mm->vec_dot4[c] = NULL;
+            mm->rows[c]     = mm->gemm;
+            mm->tile4[c]    = NULL;
+        }
+        mm->gemm = NULL;
     }
     int64_t chunk  = (W->rows + (int64_t)nth * 4 - 1) / ((int64_t)nth * 4);
     chunk          = (chunk + MM_TILE_ROWS - 1) / MM_TILE_ROWS * MM_TILE_ROWS;

@@ -157,6 +157,34 @@ def test_tiny_model_logits(hearth, tiny_models, name):
     assert len(bad) == 0, f"top-1 differs at positions {bad.tolist()} (KL {kl:.2e})"
 
 
+def cpu_has_avx2():
+    with open("/proc/cpuinfo") as f:
+        flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    return all(x in flags for x in ("avx2", "fma", "f16c"))
+
+
+FLOAT_TINY = [n for n in sorted(TINY_GOLD) if n.split("-", 1)[1] in ("F16", "F32")]
+
+
+@pytest.mark.parametrize("name", FLOAT_TINY)
+def test_tiny_float_models_bit_identical(hearth, tiny_models, name):
+    """F16 and F32 weights: the reference sums a lone token's products in vec_dot's order and a
+    prompt's (2+ tokens) in its tinyBLAS GEMM's; hearth follows both, so on an AVX2 CPU every
+    logit of the 12-token prompt is the reference's, bit for bit (the goldens come from its
+    AVX2 build)."""
+    if not cpu_has_avx2() or os.environ.get("HEARTH_KERNELS", "avx2") != "avx2":
+        pytest.skip("the goldens are the reference's AVX2 bits")
+    tm, paths = tiny_models
+    path = paths[name]
+    if tm.sha256(path) != TINY_GOLD[name]:
+        tm.write_model(path, *name.split("-", 1))
+    gold = np.load(os.path.join(GOLD, "tiny.npz"))
+    ref = gold[name]
+    h = hearth_logits(hearth, path, gold["tokens"].tolist())
+    diff = np.nonzero(h != ref)
+    assert len(diff[0]) == 0, f"{len(diff[0])} of {ref.size} logits differ (max {float(np.abs(h - ref).max()):.3e})"
+
+
 # ---- errors ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kind,expect", [

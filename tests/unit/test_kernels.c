@@ -774,6 +774,74 @@ static void test_isa_gemm_f16(void) {
     free(s);
 }
 
+/* The reference's prompt-GEMM order for F16 and F32 (hearth_kernels_multi), written out
+ * scalar: per (row, token) 8 lane sums, lane l = fmaf(w[8i+l], a[8i+l], lane l) for i in
+ * order, then ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)). */
+static float tb_order_dot(hearth_type t, int64_t n, const uint8_t *w, const uint8_t *a) {
+    float l[8] = { 0 };
+    for (int64_t i = 0; i < n; i += 8)
+        for (int k = 0; k < 8; k++) {
+            const float x = t == HEARTH_TYPE_F16 ? hearth_fp16_to_fp32(((const uint16_t *)w)[i + k]) : ((const float *)w)[i + k];
+            const float y = t == HEARTH_TYPE_F16 ? hearth_fp16_to_fp32(((const uint16_t *)a)[i + k]) : ((const float *)a)[i + k];
+            l[k]          = fmaf(x, y, l[k]);
+        }
+    return ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
+}
+
+static void test_isa_gemm_multi(void) {
+    static const int64_t     ns[]     = { 8, 16, 40, 64, 1000, 2048 + 40, 4096 + 56 };
+    static const int         shapes[][2] = { { 1, 2 }, { 4, 3 }, { 5, 7 }, { 16, 8 }, { 3, 50 }, { 9, 2 }, { 8, 26 } };
+    static const hearth_type types[]  = { HEARTH_TYPE_F16, HEARTH_TYPE_F32 };
+    enum { MAX_R = 16, MAX_C = 50, MAX_N = 4096 + 56 };
+    const size_t ws = MAX_N * 4 + 12, as = MAX_N * 4 + 20; /* strides off the 32-byte grid */
+    uint8_t     *w = malloc(ws * MAX_R), *a = malloc(as * MAX_C);
+    float       *s = malloc(sizeof(float) * (MAX_R + 3) * MAX_C);
+    int          kernels = 0;
+    for (size_t ii = 0; ii < HEARTH_ARRAY_LEN(fast_isas); ii++) {
+        if (!hearth_kernels_cpu_has(fast_isas[ii])) continue;
+        for (size_t ti = 0; ti < HEARTH_ARRAY_LEN(types); ti++) {
+            const hearth_type t = types[ti];
+            hearth_gemm_fn    g = hearth_kernels_multi_isa(fast_isas[ii], t);
+            if (!g) continue;
+            kernels++;
+            int bad = 0, checked = 0;
+            for (size_t ni = 0; ni < HEARTH_ARRAY_LEN(ns); ni++) {
+                const int64_t n = ns[ni];
+                for (int r = 0; r < MAX_R; r++)
+                    for (int64_t i = 0; i < n; i++) {
+                        const float v = rng_unit();
+                        if (t == HEARTH_TYPE_F16) ((uint16_t *)(w + r * ws))[i] = hearth_fp32_to_fp16(v);
+                        else ((float *)(w + r * ws))[i] = v;
+                    }
+                for (int c = 0; c < MAX_C; c++)
+                    for (int64_t i = 0; i < n; i++) {
+                        const float v = rng_unit() * (c == 0 ? 50.0f : 1.0f);
+                        if (t == HEARTH_TYPE_F16) ((uint16_t *)(a + c * as))[i] = hearth_fp32_to_fp16(v);
+                        else ((float *)(a + c * as))[i] = v;
+                    }
+                for (size_t si = 0; si < HEARTH_ARRAY_LEN(shapes); si++) {
+                    const int    nr = shapes[si][0], nc = shapes[si][1];
+                    const size_t ss = (size_t)nr + 3;
+                    g(n, s, ss, w, ws, nr, a, as, nc);
+                    for (int c = 0; c < nc; c++)
+                        for (int r = 0; r < nr; r++) {
+                            const float s1 = tb_order_dot(t, n, w + r * ws, a + c * as);
+                            checked++;
+                            if (memcmp(&s1, &s[c * ss + r], sizeof s1) && bad++ < 3)
+                                printf("# %s %s multi n=%lld %dx%d (%d,%d): %g vs %g\n", fast_isas[ii],
+                                       hearth_type_name(t), (long long)n, nr, nc, r, c, s[c * ss + r], s1);
+                        }
+                }
+            }
+            CHECKF(bad == 0, "%s %s multi: %d of %d mismatches", fast_isas[ii], hearth_type_name(t), bad, checked);
+        }
+    }
+    printf("# %d multi-token kernels checked\n", kernels);
+    free(w);
+    free(a);
+    free(s);
+}
+
 /* The multi-row (decode) kernels, for row counts with and without a tail. */
 static void test_isa_rows(void) {
     static const int shapes[][2] = { { 1, 1 }, { 4, 1 }, { 5, 1 }, { 11, 3 }, { 3, 2 } };
@@ -1032,6 +1100,7 @@ int main(void) {
     RUN(test_isa_gemm_x8);
     RUN(test_isa_x8_q4_K);
     RUN(test_isa_gemm_f16);
+    RUN(test_isa_gemm_multi);
     RUN(test_isa_rows);
     RUN(test_isa_convert);
     RUN(test_golden_sizes);

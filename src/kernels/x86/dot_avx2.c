@@ -3,6 +3,8 @@
 #include "kernels/kernels_impl.h"
 #include "kernels/x86/avx2_util.h"
 
+#include "core/core.h"
+
 void hearth_avx2_vec_dot_f32(int64_t n, float *s, const void *w, const void *a) {
     const float *x = w, *y = a;
     __m256       acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
@@ -115,9 +117,11 @@ static void f16_rows(int64_t n, float *s, const uint16_t *w, size_t ws, int64_t 
  * the 4 phase sums are kept between column blocks and combined at the end exactly as
  * vec_dot_f16 combines its accumulators (8-element tail into sum 0, then
  * ((s0 + s1) + (s2 + s3)), then the scalar tail), so the bits are the same.
+ * Matmul uses it for lone tokens (through f16_rows) and, for prompts, only where the reference
+ * keeps vec_dot's order for them (rows not a multiple of 4 or columns not of 8; elsewhere
+ * hearth_avx2_gemm_f16_tb below).
  * The register tile is 4 rows x 3 tokens: 12 sums, and per 8 columns 4 weight and 3 activation
- * conversions for 12 FMAs (tinyBLAS's 4 x 3 tile, which llama.cpp runs here, has the same
- * inner loop; its sums are not vec_dot's, so its bits differ).  Tokens go in groups of F16_NG;
+ * conversions for 12 FMAs.  Tokens go in groups of F16_NG;
  * within a group, 4 rows at a time run over the columns in blocks of F16_KC.  The 4 rows'
  * block is first copied phase by phase (8 KiB, one 64-byte line per step), so it stays in L1
  * for all the group's token tiles and their 4 phases: read in place, rows 4 or 16 KiB apart
@@ -295,6 +299,86 @@ void hearth_avx2_gemm_f16(int64_t n, float *s, size_t ss, const void *w, size_t 
                      (const uint16_t *)((const uint8_t *)w + (size_t)r * ws), ws, A + (size_t)c * as, as, nt,
                      (const uint16_t *)((const uint8_t *)w + (size_t)(r + 4) * ws));
     }
+}
+
+/* F16 (F32) rows times 2 or more F16 (F32) activation rows in the order of the reference's
+ * prompt GEMM (llama.cpp's tinyBLAS, which it runs from 2 tokens when the rows are a multiple
+ * of 4 and the columns of 8): each (row, token) one 8-lane sum, s = fma(w[8i..], a[8i..], s) for i in
+ * order, then avx2_hsum_ps (its hsum).  4 rows x 3 tokens a register tile, as there: 12 sums,
+ * per 8 columns 4 + 3 conversions for 12 FMAs, with no phase split, so the FMA ports are
+ * what limit (2048 x 2048 x 128: 93 GFLOP/s here against 74 for vec_dot_f16's order in
+ * f16_quad, which needs 4 sums per (row, token)).  Tokens go in blocks of F16_TB_TOKENS so
+ * that a block's activations stay in L2 while the rows of the call go past. */
+#define F16_TB_TOKENS 24
+static inline __attribute__((always_inline)) __m256 tb_load(const int F32, const void *p, int64_t i) {
+    return F32 ? _mm256_loadu_ps((const float *)p + i) : _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)p + i)));
+}
+
+static inline __attribute__((always_inline)) void tb_tile(const int F32, const int R, const int T, int64_t n,
+                                                          const uint8_t *w, size_t ws, const uint8_t *a, size_t as,
+                                                          float *s, size_t ss) {
+    __m256 c[4][3];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 3
+        for (int t = 0; t < T; t++) c[r][t] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n; i += 8) {
+        __m256 y[3];
+#pragma GCC unroll 3
+        for (int t = 0; t < T; t++) y[t] = tb_load(F32, a + (size_t)t * as, i);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            const __m256 x = tb_load(F32, w + (size_t)r * ws, i);
+#pragma GCC unroll 3
+            for (int t = 0; t < T; t++) c[r][t] = _mm256_fmadd_ps(x, y[t], c[r][t]);
+        }
+    }
+#pragma GCC unroll 3
+    for (int t = 0; t < T; t++)
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) s[(size_t)t * ss + r] = avx2_hsum_ps(c[r][t]);
+}
+
+static inline __attribute__((always_inline)) void tb_gemm(const int F32, int64_t n, float *s, size_t ss,
+                                                          const uint8_t *W, size_t ws, int64_t nr, const uint8_t *A,
+                                                          size_t as, int64_t nc) {
+    HEARTH_ASSERT(n % 8 == 0);
+    for (int64_t c0 = 0; c0 < nc; c0 += F16_TB_TOKENS) {
+        const int64_t c1 = nc - c0 < F16_TB_TOKENS ? nc : c0 + F16_TB_TOKENS;
+        for (int64_t r = 0; r < nr; r += 4) {
+            const int      R  = nr - r < 4 ? (int)(nr - r) : 4;
+            const uint8_t *wr = W + (size_t)r * ws;
+            for (int64_t t = c0; t < c1; t += 3) {
+                const int      T  = c1 - t < 3 ? (int)(c1 - t) : 3;
+                const uint8_t *at = A + (size_t)t * as;
+                float         *st = s + (size_t)t * ss + r;
+                switch (R * 4 + T) {
+                case 4 * 4 + 3: tb_tile(F32, 4, 3, n, wr, ws, at, as, st, ss); break;
+                case 4 * 4 + 2: tb_tile(F32, 4, 2, n, wr, ws, at, as, st, ss); break;
+                case 4 * 4 + 1: tb_tile(F32, 4, 1, n, wr, ws, at, as, st, ss); break;
+                case 3 * 4 + 3: tb_tile(F32, 3, 3, n, wr, ws, at, as, st, ss); break;
+                case 3 * 4 + 2: tb_tile(F32, 3, 2, n, wr, ws, at, as, st, ss); break;
+                case 3 * 4 + 1: tb_tile(F32, 3, 1, n, wr, ws, at, as, st, ss); break;
+                case 2 * 4 + 3: tb_tile(F32, 2, 3, n, wr, ws, at, as, st, ss); break;
+                case 2 * 4 + 2: tb_tile(F32, 2, 2, n, wr, ws, at, as, st, ss); break;
+                case 2 * 4 + 1: tb_tile(F32, 2, 1, n, wr, ws, at, as, st, ss); break;
+                case 1 * 4 + 3: tb_tile(F32, 1, 3, n, wr, ws, at, as, st, ss); break;
+                case 1 * 4 + 2: tb_tile(F32, 1, 2, n, wr, ws, at, as, st, ss); break;
+                default: tb_tile(F32, 1, 1, n, wr, ws, at, as, st, ss); break;
+                }
+            }
+        }
+    }
+}
+
+void hearth_avx2_gemm_f16_tb(int64_t n, float *s, size_t ss, const void *w, size_t ws, int64_t nr, const void *a,
+                             size_t as, int64_t nc) {
+    tb_gemm(0, n, s, ss, w, ws, nr, a, as, nc);
+}
+
+void hearth_avx2_gemm_f32_tb(int64_t n, float *s, size_t ss, const void *w, size_t ws, int64_t nr, const void *a,
+                             size_t as, int64_t nc) {
+    tb_gemm(1, n, s, ss, w, ws, nr, a, as, nc);
 }
 
 static inline __m256 bf16x8(const uint16_t *p) {
