@@ -276,12 +276,13 @@ hearth_gemm_fn hearth_kernels_gemm_isa(const char *isa, hearth_type type) {
     return NULL;
 }
 
-/* F16 and F32: runs of 2+ tokens in the reference's AVX2 prompt-GEMM order (its tinyBLAS), in
+/* F16, F32 and BF16: runs of 2+ tokens in the reference's AVX2 prompt-GEMM order (its tinyBLAS), in
  * every table from AVX2 up (the AVX-512 tables promise the AVX2 bits). */
 static hearth_gemm_fn multi_of(int isa, hearth_type type) {
 #ifdef HEARTH_HAVE_AVX2_KERNELS
     if (isa != ISA_REF && type == HEARTH_TYPE_F16) return hearth_avx2_gemm_f16_tb;
     if (isa != ISA_REF && type == HEARTH_TYPE_F32) return hearth_avx2_gemm_f32_tb;
+    if (isa != ISA_REF && type == HEARTH_TYPE_BF16) return hearth_avx2_gemm_bf16_tb;
 #endif
     (void)isa;
     (void)type;

@@ -170,12 +170,14 @@ void hearth_avx2_gemm_q8_0(int64_t n, float *s, size_t s_stride, const void *w, 
                            const void *a, size_t a_stride, int64_t nc);
 void hearth_avx2_gemm_f16(int64_t n, float *s, size_t s_stride, const void *w, size_t w_stride, int64_t nr,
                           const void *a, size_t a_stride, int64_t nc);
-/* F16 and F32 in the reference's prompt-GEMM order (n a multiple of 8), for runs of 2+
+/* F16, F32 and BF16 in the reference's prompt-GEMM order (n a multiple of 8), for runs of 2+
  * tokens: see hearth_kernels_multi. */
 void hearth_avx2_gemm_f16_tb(int64_t n, float *s, size_t s_stride, const void *w, size_t w_stride, int64_t nr,
                              const void *a, size_t a_stride, int64_t nc);
 void hearth_avx2_gemm_f32_tb(int64_t n, float *s, size_t s_stride, const void *w, size_t w_stride, int64_t nr,
                              const void *a, size_t a_stride, int64_t nc);
+void hearth_avx2_gemm_bf16_tb(int64_t n, float *s, size_t s_stride, const void *w, size_t w_stride, int64_t nr,
+                              const void *a, size_t a_stride, int64_t nc);
 
 /* Multi-row kernels (decode): the tile signature, but each (row, token) gets exactly the bits
  * of the type's vec_dot, whatever the batch (so matmul may use them wherever it would call
@@ -194,7 +196,7 @@ hearth_gemm_fn hearth_kernels_gemm_isa(const char *isa, hearth_type type);
 
 /* The kernel for runs of 2 or more tokens of a type whose reference sums those in another
  * order than a lone token's (NULL: none; then the tile kernel or vec_dot serve all runs):
- * F16 and F32 on AVX2, used where the reference uses it (rows a multiple of 4, columns of 8).
+ * F16, F32 and BF16 on AVX2, used where the reference uses it (rows a multiple of 4, columns of 8).
  * Lone tokens then go through the tile kernel, which gives vec_dot's bits. */
 hearth_gemm_fn hearth_kernels_multi(hearth_type type);
 hearth_gemm_fn hearth_kernels_multi_isa(const char *isa, hearth_type type);

@@ -163,12 +163,12 @@ def cpu_has_avx2():
     return all(x in flags for x in ("avx2", "fma", "f16c"))
 
 
-FLOAT_TINY = [n for n in sorted(TINY_GOLD) if n.split("-", 1)[1] in ("F16", "F32")]
+FLOAT_TINY = [n for n in sorted(TINY_GOLD) if n.split("-", 1)[1] in ("F16", "F32", "BF16")]
 
 
 @pytest.mark.parametrize("name", FLOAT_TINY)
 def test_tiny_float_models_bit_identical(hearth, tiny_models, name):
-    """F16 and F32 weights: the reference sums a lone token's products in vec_dot's order and a
+    """F16, F32 and BF16 weights: the reference sums a lone token's products in vec_dot's order and a
     prompt's (2+ tokens) in its tinyBLAS GEMM's; hearth follows both, so on an AVX2 CPU every
     logit of the 12-token prompt is the reference's, bit for bit (the goldens come from its
     AVX2 build)."""

@@ -774,16 +774,26 @@ static void test_isa_gemm_f16(void) {
     free(s);
 }
 
-/* The reference's prompt-GEMM order for F16 and F32 (hearth_kernels_multi), written out
+/* The reference's prompt-GEMM order for F16, F32 and BF16 (hearth_kernels_multi), written out
  * scalar: per (row, token) 8 lane sums, lane l = fmaf(w[8i+l], a[8i+l], lane l) for i in
  * order, then ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)). */
+static float tb_value(hearth_type t, const uint8_t *row, int64_t i) {
+    if (t == HEARTH_TYPE_F16) return hearth_fp16_to_fp32(((const uint16_t *)row)[i]);
+    if (t == HEARTH_TYPE_BF16) return hearth_bf16_to_fp32(((const uint16_t *)row)[i]);
+    return ((const float *)row)[i];
+}
+
+static void tb_store(hearth_type t, uint8_t *row, int64_t i, float v) {
+    if (t == HEARTH_TYPE_F16) ((uint16_t *)row)[i] = hearth_fp32_to_fp16(v);
+    else if (t == HEARTH_TYPE_BF16) ((uint16_t *)row)[i] = hearth_fp32_to_bf16(v);
+    else ((float *)row)[i] = v;
+}
+
 static float tb_order_dot(hearth_type t, int64_t n, const uint8_t *w, const uint8_t *a) {
     float l[8] = { 0 };
     for (int64_t i = 0; i < n; i += 8)
         for (int k = 0; k < 8; k++) {
-            const float x = t == HEARTH_TYPE_F16 ? hearth_fp16_to_fp32(((const uint16_t *)w)[i + k]) : ((const float *)w)[i + k];
-            const float y = t == HEARTH_TYPE_F16 ? hearth_fp16_to_fp32(((const uint16_t *)a)[i + k]) : ((const float *)a)[i + k];
-            l[k]          = fmaf(x, y, l[k]);
+            l[k] = fmaf(tb_value(t, w, i + k), tb_value(t, a, i + k), l[k]);
         }
     return ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
 }
@@ -791,7 +801,7 @@ static float tb_order_dot(hearth_type t, int64_t n, const uint8_t *w, const uint
 static void test_isa_gemm_multi(void) {
     static const int64_t     ns[]     = { 8, 16, 40, 64, 1000, 2048 + 40, 4096 + 56 };
     static const int         shapes[][2] = { { 1, 2 }, { 4, 3 }, { 5, 7 }, { 16, 8 }, { 3, 50 }, { 9, 2 }, { 8, 26 } };
-    static const hearth_type types[]  = { HEARTH_TYPE_F16, HEARTH_TYPE_F32 };
+    static const hearth_type types[]  = { HEARTH_TYPE_F16, HEARTH_TYPE_F32, HEARTH_TYPE_BF16 };
     enum { MAX_R = 16, MAX_C = 50, MAX_N = 4096 + 56 };
     const size_t ws = MAX_N * 4 + 12, as = MAX_N * 4 + 20; /* strides off the 32-byte grid */
     uint8_t     *w = malloc(ws * MAX_R), *a = malloc(as * MAX_C);
@@ -808,17 +818,9 @@ static void test_isa_gemm_multi(void) {
             for (size_t ni = 0; ni < HEARTH_ARRAY_LEN(ns); ni++) {
                 const int64_t n = ns[ni];
                 for (int r = 0; r < MAX_R; r++)
-                    for (int64_t i = 0; i < n; i++) {
-                        const float v = rng_unit();
-                        if (t == HEARTH_TYPE_F16) ((uint16_t *)(w + r * ws))[i] = hearth_fp32_to_fp16(v);
-                        else ((float *)(w + r * ws))[i] = v;
-                    }
+                    for (int64_t i = 0; i < n; i++) tb_store(t, w + r * ws, i, rng_unit());
                 for (int c = 0; c < MAX_C; c++)
-                    for (int64_t i = 0; i < n; i++) {
-                        const float v = rng_unit() * (c == 0 ? 50.0f : 1.0f);
-                        if (t == HEARTH_TYPE_F16) ((uint16_t *)(a + c * as))[i] = hearth_fp32_to_fp16(v);
-                        else ((float *)(a + c * as))[i] = v;
-                    }
+                    for (int64_t i = 0; i < n; i++) tb_store(t, a + c * as, i, rng_unit() * (c == 0 ? 50.0f : 1.0f));
                 for (size_t si = 0; si < HEARTH_ARRAY_LEN(shapes); si++) {
                     const int    nr = shapes[si][0], nc = shapes[si][1];
                     const size_t ss = (size_t)nr + 3;

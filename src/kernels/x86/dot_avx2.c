@@ -301,7 +301,7 @@ void hearth_avx2_gemm_f16(int64_t n, float *s, size_t ss, const void *w, size_t 
     }
 }
 
-/* F16 (F32) rows times 2 or more F16 (F32) activation rows in the order of the reference's
+/* F16 (F32, BF16) rows times 2 or more F16 (F32, BF16) activation rows in the order of the reference's
  * prompt GEMM (llama.cpp's tinyBLAS, which it runs from 2 tokens when the rows are a multiple
  * of 4 and the columns of 8): each (row, token) one 8-lane sum, s = fma(w[8i..], a[8i..], s) for i in
  * order, then avx2_hsum_ps (its hsum).  4 rows x 3 tokens a register tile, as there: 12 sums,
@@ -310,11 +310,15 @@ void hearth_avx2_gemm_f16(int64_t n, float *s, size_t ss, const void *w, size_t 
  * f16_quad, which needs 4 sums per (row, token)).  Tokens go in blocks of F16_TB_TOKENS so
  * that a block's activations stay in L2 while the rows of the call go past. */
 #define F16_TB_TOKENS 24
-static inline __attribute__((always_inline)) __m256 tb_load(const int F32, const void *p, int64_t i) {
-    return F32 ? _mm256_loadu_ps((const float *)p + i) : _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)p + i)));
+/* 8 values from element i of a row of F16 (K = 0), K (1) or BF16 (2), as floats */
+static inline __attribute__((always_inline)) __m256 tb_load(const int K, const void *p, int64_t i) {
+    if (K == 1) return _mm256_loadu_ps((const float *)p + i);
+    const __m128i v = _mm_loadu_si128((const __m128i *)((const uint16_t *)p + i));
+    if (K == 2) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(v), 16));
+    return _mm256_cvtph_ps(v);
 }
 
-static inline __attribute__((always_inline)) void tb_tile(const int F32, const int R, const int T, int64_t n,
+static inline __attribute__((always_inline)) void tb_tile(const int K, const int R, const int T, int64_t n,
                                                           const uint8_t *w, size_t ws, const uint8_t *a, size_t as,
                                                           float *s, size_t ss) {
     __m256 c[4][3];
@@ -325,10 +329,10 @@ static inline __attribute__((always_inline)) void tb_tile(const int F32, const i
     for (int64_t i = 0; i < n; i += 8) {
         __m256 y[3];
 #pragma GCC unroll 3
-        for (int t = 0; t < T; t++) y[t] = tb_load(F32, a + (size_t)t * as, i);
+        for (int t = 0; t < T; t++) y[t] = tb_load(K, a + (size_t)t * as, i);
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
-            const __m256 x = tb_load(F32, w + (size_t)r * ws, i);
+            const __m256 x = tb_load(K, w + (size_t)r * ws, i);
 #pragma GCC unroll 3
             for (int t = 0; t < T; t++) c[r][t] = _mm256_fmadd_ps(x, y[t], c[r][t]);
         }
@@ -339,7 +343,7 @@ static inline __attribute__((always_inline)) void tb_tile(const int F32, const i
         for (int r = 0; r < R; r++) s[(size_t)t * ss + r] = avx2_hsum_ps(c[r][t]);
 }
 
-static inline __attribute__((always_inline)) void tb_gemm(const int F32, int64_t n, float *s, size_t ss,
+static inline __attribute__((always_inline)) void tb_gemm(const int K, int64_t n, float *s, size_t ss,
                                                           const uint8_t *W, size_t ws, int64_t nr, const uint8_t *A,
                                                           size_t as, int64_t nc) {
     HEARTH_ASSERT(n % 8 == 0);
@@ -353,18 +357,18 @@ static inline __attribute__((always_inline)) void tb_gemm(const int F32, int64_t
                 const uint8_t *at = A + (size_t)t * as;
                 float         *st = s + (size_t)t * ss + r;
                 switch (R * 4 + T) {
-                case 4 * 4 + 3: tb_tile(F32, 4, 3, n, wr, ws, at, as, st, ss); break;
-                case 4 * 4 + 2: tb_tile(F32, 4, 2, n, wr, ws, at, as, st, ss); break;
-                case 4 * 4 + 1: tb_tile(F32, 4, 1, n, wr, ws, at, as, st, ss); break;
-                case 3 * 4 + 3: tb_tile(F32, 3, 3, n, wr, ws, at, as, st, ss); break;
-                case 3 * 4 + 2: tb_tile(F32, 3, 2, n, wr, ws, at, as, st, ss); break;
-                case 3 * 4 + 1: tb_tile(F32, 3, 1, n, wr, ws, at, as, st, ss); break;
-                case 2 * 4 + 3: tb_tile(F32, 2, 3, n, wr, ws, at, as, st, ss); break;
-                case 2 * 4 + 2: tb_tile(F32, 2, 2, n, wr, ws, at, as, st, ss); break;
-                case 2 * 4 + 1: tb_tile(F32, 2, 1, n, wr, ws, at, as, st, ss); break;
-                case 1 * 4 + 3: tb_tile(F32, 1, 3, n, wr, ws, at, as, st, ss); break;
-                case 1 * 4 + 2: tb_tile(F32, 1, 2, n, wr, ws, at, as, st, ss); break;
-                default: tb_tile(F32, 1, 1, n, wr, ws, at, as, st, ss); break;
+                case 4 * 4 + 3: tb_tile(K, 4, 3, n, wr, ws, at, as, st, ss); break;
+                case 4 * 4 + 2: tb_tile(K, 4, 2, n, wr, ws, at, as, st, ss); break;
+                case 4 * 4 + 1: tb_tile(K, 4, 1, n, wr, ws, at, as, st, ss); break;
+                case 3 * 4 + 3: tb_tile(K, 3, 3, n, wr, ws, at, as, st, ss); break;
+                case 3 * 4 + 2: tb_tile(K, 3, 2, n, wr, ws, at, as, st, ss); break;
+                case 3 * 4 + 1: tb_tile(K, 3, 1, n, wr, ws, at, as, st, ss); break;
+                case 2 * 4 + 3: tb_tile(K, 2, 3, n, wr, ws, at, as, st, ss); break;
+                case 2 * 4 + 2: tb_tile(K, 2, 2, n, wr, ws, at, as, st, ss); break;
+                case 2 * 4 + 1: tb_tile(K, 2, 1, n, wr, ws, at, as, st, ss); break;
+                case 1 * 4 + 3: tb_tile(K, 1, 3, n, wr, ws, at, as, st, ss); break;
+                case 1 * 4 + 2: tb_tile(K, 1, 2, n, wr, ws, at, as, st, ss); break;
+                default: tb_tile(K, 1, 1, n, wr, ws, at, as, st, ss); break;
                 }
             }
         }
@@ -379,6 +383,11 @@ void hearth_avx2_gemm_f16_tb(int64_t n, float *s, size_t ss, const void *w, size
 void hearth_avx2_gemm_f32_tb(int64_t n, float *s, size_t ss, const void *w, size_t ws, int64_t nr, const void *a,
                              size_t as, int64_t nc) {
     tb_gemm(1, n, s, ss, w, ws, nr, a, as, nc);
+}
+
+void hearth_avx2_gemm_bf16_tb(int64_t n, float *s, size_t ss, const void *w, size_t ws, int64_t nr, const void *a,
+                              size_t as, int64_t nc) {
+    tb_gemm(2, n, s, ss, w, ws, nr, a, as, nc);
 }
 
 static inline __m256 bf16x8(const uint16_t *p) {
