@@ -379,6 +379,16 @@ static void batch_of(int isa, hearth_type type, int64_t n_tok, hearth_vec_dot_fn
                 *dot4 = hearth_avx2_vec_dot4_q6_K_tiled;
             }
             break;
+        case HEARTH_TYPE_Q5_K: /* the same tiled matmul (no multi-row kernel of that order) */
+        case HEARTH_TYPE_Q3_K:
+        case HEARTH_TYPE_Q2_K:
+            if (n_tok >= HEARTH_TILED_MIN_ROWS) {
+                *dot  = type == HEARTH_TYPE_Q5_K   ? hearth_avx2_vec_dot_q5_K_tiled
+                        : type == HEARTH_TYPE_Q3_K ? hearth_avx2_vec_dot_q3_K_tiled
+                                                   : hearth_avx2_vec_dot_q2_K_tiled;
+                *dot4 = NULL;
+            }
+            break;
         default: break;
         }
     }

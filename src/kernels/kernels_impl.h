@@ -145,10 +145,13 @@ void hearth_avx2_vec_dot4_q4_K(int64_t n, float *s, size_t s_stride, const void 
 
 /* Kernels in the float order the reference engine uses for a batch of rows (not that of the
  * type's vec_dot): its repacked Q4_K GEMM for groups of four rows, and its tiled K-quant
- * matmul for Q6_K at 8 or more rows (one row / four rows). */
+ * matmul at 8 or more rows: Q6_K (one row / four rows), Q5_K, Q3_K, Q2_K (one row). */
 void hearth_avx2_vec_dot4_q4_K_gemm(int64_t n, float *s, size_t s_stride, const void *w, const void *a,
                                     size_t a_stride);
 void hearth_avx2_vec_dot_q6_K_tiled(int64_t n, float *s, const void *w, const void *a);
+void hearth_avx2_vec_dot_q5_K_tiled(int64_t n, float *s, const void *w, const void *a);
+void hearth_avx2_vec_dot_q3_K_tiled(int64_t n, float *s, const void *w, const void *a);
+void hearth_avx2_vec_dot_q2_K_tiled(int64_t n, float *s, const void *w, const void *a);
 void hearth_avx2_vec_dot4_q6_K_tiled(int64_t n, float *s, size_t s_stride, const void *w, const void *a,
                                      size_t a_stride);
 

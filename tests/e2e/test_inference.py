@@ -163,15 +163,13 @@ def cpu_has_avx2():
     return all(x in flags for x in ("avx2", "fma", "f16c"))
 
 
-FLOAT_TINY = [n for n in sorted(TINY_GOLD) if n.split("-", 1)[1] in ("F16", "F32", "BF16")]
-
-
-@pytest.mark.parametrize("name", FLOAT_TINY)
-def test_tiny_float_models_bit_identical(hearth, tiny_models, name):
-    """F16, F32 and BF16 weights: the reference sums a lone token's products in vec_dot's order and a
-    prompt's (2+ tokens) in its tinyBLAS GEMM's; hearth follows both, so on an AVX2 CPU every
-    logit of the 12-token prompt is the reference's, bit for bit (the goldens come from its
-    AVX2 build)."""
+@pytest.mark.parametrize("name", sorted(TINY_GOLD))
+def test_tiny_model_bit_identical(hearth, tiny_models, name):
+    """On an AVX2 CPU every logit of the 12-token prompt is the reference's, bit for bit (the
+    goldens come from its AVX2 build), for every architecture and weight type.  The float
+    orders followed: a lone token's vec_dot; for a prompt the reference's GEMMs (tinyBLAS for
+    F16, F32 and BF16 from 2 tokens, its repacked Q4_0 and Q4_K GEMMs, its tiled K-quant
+    matmul for Q6_K, Q5_K, Q3_K and Q2_K from 8 tokens)."""
     if not cpu_has_avx2() or os.environ.get("HEARTH_KERNELS", "avx2") != "avx2":
         pytest.skip("the goldens are the reference's AVX2 bits")
     tm, paths = tiny_models

@@ -469,6 +469,89 @@ static void test_isa_batch_order(void) {
     free(a);
 }
 
+/* The reference's tiled matmul for Q5_K, Q3_K and Q2_K (8 or more tokens), modelled from the
+ * decoded weights: a block's integer products come from the reference to_float with d = 1 and
+ * dmin = 0 (scale x quant, exact small integers), s1 = sum of those x the activation quants,
+ * s2 = sum of the mins x the bsums; acc = fma(fma(-dmin, s2, d * s1), d(a), acc). */
+static float model_tiled_k(hearth_type t, int64_t n, const void *w, const void *a) {
+    const size_t       bs = hearth_type_row_size(t, HEARTH_QK_K);
+    const block_q8_K  *y  = a;
+    float              acc = 0, v[HEARTH_QK_K];
+    uint8_t            blk[256];
+    const hearth_half  one = hearth_fp32_to_fp16(1.0f), zero = hearth_fp32_to_fp16(0.0f);
+    for (int64_t i = 0; i < n / HEARTH_QK_K; i++) {
+        const uint8_t *src = (const uint8_t *)w + (size_t)i * bs;
+        memcpy(blk, src, bs);
+        float d = 0, dmin = 0;
+        int   s2 = 0;
+        if (t == HEARTH_TYPE_Q2_K) {
+            block_q2_K *b = (block_q2_K *)blk;
+            d = hearth_fp16_to_fp32(b->d), dmin = hearth_fp16_to_fp32(b->dmin);
+            for (int g = 0; g < 16; g++) s2 += (b->scales[g] >> 4) * y[i].bsums[g];
+            b->d = one, b->dmin = zero;
+        } else if (t == HEARTH_TYPE_Q5_K) {
+            block_q5_K *b = (block_q5_K *)blk;
+            d = hearth_fp16_to_fp32(b->d), dmin = hearth_fp16_to_fp32(b->dmin);
+            for (int j = 0; j < 8; j++) {
+                uint8_t sc, m;
+                hearth_get_scale_min_k4(j, b->scales, &sc, &m);
+                s2 += m * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
+            }
+            b->d = one, b->dmin = zero;
+        } else {
+            block_q3_K *b = (block_q3_K *)blk;
+            d = hearth_fp16_to_fp32(b->d);
+            b->d = one;
+        }
+        hearth_kernels_ref(t)->to_float(blk, v, HEARTH_QK_K);
+        int s1 = 0;
+        for (int k = 0; k < HEARTH_QK_K; k++) s1 += (int)v[k] * y[i].qs[k];
+        acc = fmaf(fmaf(-dmin, (float)s2, d * (float)s1), y[i].d, acc);
+    }
+    return acc;
+}
+
+static void test_isa_tiled_k(void) {
+    const int64_t max_n = 256 * 7;
+    uint8_t      *w = malloc(max_n * 2), *aq = malloc(max_n * 2);
+    float        *a = malloc(max_n * sizeof *a);
+    int           checked = 0;
+    for (size_t ii = 0; ii < HEARTH_ARRAY_LEN(fast_isas); ii++) {
+        if (!hearth_kernels_cpu_has(fast_isas[ii])) continue;
+        const hearth_type types[] = { HEARTH_TYPE_Q5_K, HEARTH_TYPE_Q3_K, HEARTH_TYPE_Q2_K };
+        for (size_t ti = 0; ti < HEARTH_ARRAY_LEN(types); ti++) {
+            const hearth_type          t  = types[ti];
+            const hearth_type_kernels *kf = hearth_kernels_table(fast_isas[ii], t);
+            hearth_vec_dot_fn          d_small = kf->vec_dot, d_big = kf->vec_dot;
+            hearth_vec_dot4_fn         d4 = NULL;
+            hearth_kernels_batch_isa(fast_isas[ii], t, HEARTH_TILED_MIN_ROWS - 1, &d_small, &d4);
+            hearth_kernels_batch_isa(fast_isas[ii], t, HEARTH_TILED_MIN_ROWS, &d_big, &d4);
+            CHECKF(d_small == kf->vec_dot, "%s: no tiled order below the threshold", hearth_type_name(t));
+            CHECKF(d_big != kf->vec_dot && d4 == NULL, "%s: the tiled order from the threshold", hearth_type_name(t));
+            int bad = 0;
+            for (int64_t m = 1; m <= 7; m += 2)
+                for (int rep = 0; rep < 4; rep++) {
+                    const int64_t n = 256 * m;
+                    random_weights(t, w, n);
+                    for (int64_t i = 0; i < n; i++) a[i] = rng_unit() * (rep + 1);
+                    hearth_kernels_ref(HEARTH_TYPE_Q8_K)->from_float(a, aq, n);
+                    float       s1;
+                    const float want = model_tiled_k(t, n, w, aq);
+                    d_big(n, &s1, w, aq);
+                    checked++;
+                    if (memcmp(&s1, &want, sizeof s1) && bad++ < 3)
+                        printf("# %s %s tiled n=%lld: %.9g vs model %.9g\n", fast_isas[ii], hearth_type_name(t),
+                               (long long)n, s1, want);
+                }
+            CHECKF(bad == 0, "%s %s tiled: %d mismatches", fast_isas[ii], hearth_type_name(t), bad);
+        }
+    }
+    printf("# %d tiled K-quant dot products checked\n", checked);
+    free(w);
+    free(aq);
+    free(a);
+}
+
 /* The batch tiles (hearth_kernels_batch_tile) give every (row, token) the bits of the batch
  * 4-row kernel, for row counts around the panel width (8) and token counts below and above the
  * panel threshold, and a row too long for the panel. */
@@ -1097,6 +1180,7 @@ int main(void) {
     RUN(test_avx512_same_bits);
     RUN(test_isa_vec_dot4);
     RUN(test_isa_batch_order);
+    RUN(test_isa_tiled_k);
     RUN(test_isa_batch_tile);
     RUN(test_isa_gemm);
     RUN(test_isa_gemm_x8);

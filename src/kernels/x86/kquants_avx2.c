@@ -20,20 +20,29 @@ static inline int bsums_dot16(const int16_t *bsums, const int8_t *c) {
     return avx2_hsum_epi32(_mm256_madd_epi16(b, k));
 }
 
-void hearth_avx2_vec_dot_q2_K(int64_t n, float *s, const void *w, const void *a) {
+/* The reference's tiled K-quant matmul (8 or more tokens, see hearth_kernels_batch) per
+ * super-block: the exact integer sums s1 (scales x quants x activations) and s2 (mins x bsums),
+ * res = fma(-dmin, s2, d * s1) (d * s1 alone without mins), acc = fma(res, d(a), acc). */
+static inline float tiled_step(float acc, float d, float dmin, int s1, int s2, float dy) {
+    return fmaf(fmaf(-dmin, (float)s2, d * (float)s1), dy, acc);
+}
+
+static inline __attribute__((always_inline)) void q2k_dot(int64_t n, float *s, const void *w, const void *a,
+                                                          const int tiled) {
     const block_q2_K *x  = w;
     const block_q8_K *y  = a;
     const int64_t     nb = n / HEARTH_QK_K;
     const __m256i     m3 = _mm256_set1_epi8(3);
     __m256            acc = _mm256_setzero_ps();
-    float             mins = 0;
+    float             mins = 0, tacc = 0;
     for (int64_t i = 0; i < nb; i++) {
         const uint8_t *sc = x[i].scales;
         int8_t         mn[16];
         for (int g = 0; g < 16; g++) mn[g] = (int8_t)(sc[g] >> 4);
         const float dall = y[i].d * avx2_half(x[i].d);
         const float dmin = y[i].d * avx2_half(x[i].dmin);
-        mins += dmin * (float)bsums_dot16(y[i].bsums, mn);
+        const int   imin = bsums_dot16(y[i].bsums, mn);
+        if (!tiled) mins += dmin * (float)imin;
         __m256i        sumi = _mm256_setzero_si256();
         const int8_t  *q8   = y[i].qs;
         for (int k = 0; k < 2; k++) {
@@ -46,17 +55,23 @@ void hearth_avx2_vec_dot_q2_K(int64_t n, float *s, const void *w, const void *a)
                 q8 += 32;
             }
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(dall), _mm256_cvtepi32_ps(sumi), acc);
+        if (tiled) tacc = tiled_step(tacc, avx2_half(x[i].d), avx2_half(x[i].dmin), avx2_hsum_epi32(sumi), imin, y[i].d);
+        else acc = _mm256_fmadd_ps(_mm256_set1_ps(dall), _mm256_cvtepi32_ps(sumi), acc);
     }
-    *s = avx2_hsum_ps(acc) - mins;
+    *s = tiled ? tacc : avx2_hsum_ps(acc) - mins;
 }
 
-void hearth_avx2_vec_dot_q3_K(int64_t n, float *s, const void *w, const void *a) {
+void hearth_avx2_vec_dot_q2_K(int64_t n, float *s, const void *w, const void *a) { q2k_dot(n, s, w, a, 0); }
+void hearth_avx2_vec_dot_q2_K_tiled(int64_t n, float *s, const void *w, const void *a) { q2k_dot(n, s, w, a, 1); }
+
+static inline __attribute__((always_inline)) void q3k_dot(int64_t n, float *s, const void *w, const void *a,
+                                                          const int tiled) {
     const block_q3_K *x  = w;
     const block_q8_K *y  = a;
     const int64_t     nb = n / HEARTH_QK_K;
     const __m256i     m3 = _mm256_set1_epi8(3), m1 = _mm256_set1_epi8(1);
-    __m256            acc = _mm256_setzero_ps();
+    __m256            acc  = _mm256_setzero_ps();
+    float             tacc = 0;
     for (int64_t i = 0; i < nb; i++) {
         int8_t sc[16];
         hearth_q3_K_scales(x[i].scales, sc);
@@ -80,10 +95,14 @@ void hearth_avx2_vec_dot_q3_K(int64_t n, float *s, const void *w, const void *a)
         }
         const float d = avx2_half(x[i].d) * y[i].d;
         sumi          = _mm256_sub_epi32(sumi, _mm256_setr_epi32(corr, 0, 0, 0, 0, 0, 0, 0));
-        acc           = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+        if (tiled) tacc = fmaf(avx2_half(x[i].d) * (float)avx2_hsum_epi32(sumi), y[i].d, tacc);
+        else acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
-    *s = avx2_hsum_ps(acc);
+    *s = tiled ? tacc : avx2_hsum_ps(acc);
 }
+
+void hearth_avx2_vec_dot_q3_K(int64_t n, float *s, const void *w, const void *a) { q3k_dot(n, s, w, a, 0); }
+void hearth_avx2_vec_dot_q3_K_tiled(int64_t n, float *s, const void *w, const void *a) { q3k_dot(n, s, w, a, 1); }
 
 /* The 8 scales and 8 mins of a Q4_K/Q5_K block. */
 static inline void k4_scales(const uint8_t *packed, uint8_t sc[8], int8_t mn16[16]) {
@@ -96,18 +115,20 @@ static inline void k4_scales(const uint8_t *packed, uint8_t sc[8], int8_t mn16[1
     }
 }
 
-void hearth_avx2_vec_dot_q5_K(int64_t n, float *s, const void *w, const void *a) {
+static inline __attribute__((always_inline)) void q5k_dot(int64_t n, float *s, const void *w, const void *a,
+                                                          const int tiled) {
     const block_q5_K *x  = w;
     const block_q8_K *y  = a;
     const int64_t     nb = n / HEARTH_QK_K;
     const __m256i     m4 = _mm256_set1_epi8(0x0F), m1 = _mm256_set1_epi8(1);
     __m256            acc  = _mm256_setzero_ps();
-    float             mins = 0;
+    float             mins = 0, tacc = 0;
     for (int64_t i = 0; i < nb; i++) {
         uint8_t sc[8];
         int8_t  mn[16];
         k4_scales(x[i].scales, sc, mn);
-        mins += avx2_half(x[i].dmin) * y[i].d * (float)bsums_dot16(y[i].bsums, mn);
+        const int imin = bsums_dot16(y[i].bsums, mn);
+        if (!tiled) mins += avx2_half(x[i].dmin) * y[i].d * (float)imin;
         const __m256i qh   = _mm256_loadu_si256((const __m256i *)x[i].qh);
         __m256i       sumi = _mm256_setzero_si256();
         const int8_t *q8   = y[i].qs;
@@ -123,10 +144,14 @@ void hearth_avx2_vec_dot_q5_K(int64_t n, float *s, const void *w, const void *a)
             sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(ph, _mm256_set1_epi16(sc[2 * j + 1])));
             q8 += 64;
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(avx2_half(x[i].d) * y[i].d), _mm256_cvtepi32_ps(sumi), acc);
+        if (tiled) tacc = tiled_step(tacc, avx2_half(x[i].d), avx2_half(x[i].dmin), avx2_hsum_epi32(sumi), imin, y[i].d);
+        else acc = _mm256_fmadd_ps(_mm256_set1_ps(avx2_half(x[i].d) * y[i].d), _mm256_cvtepi32_ps(sumi), acc);
     }
-    *s = avx2_hsum_ps(acc) - mins;
+    *s = tiled ? tacc : avx2_hsum_ps(acc) - mins;
 }
+
+void hearth_avx2_vec_dot_q5_K(int64_t n, float *s, const void *w, const void *a) { q5k_dot(n, s, w, a, 0); }
+void hearth_avx2_vec_dot_q5_K_tiled(int64_t n, float *s, const void *w, const void *a) { q5k_dot(n, s, w, a, 1); }
 
 /* Q4_K and Q6_K are in kgemm_avx2.c: their single-row dot products are the 1-row case of
  * the multi-row kernels. */
