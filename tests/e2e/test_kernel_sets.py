@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, run
-from test_inference import load_tiny_module
+from test_inference import cpu_has_avx2, load_tiny_module
 
 EMU = os.path.join(ROOT, "build-emu512", "hearth")
 SETS = ["avx512", "avx512vnni"]
@@ -30,16 +30,10 @@ def logits(binary, isa, model, ids, **extra_env):
         return np.fromfile(out, np.uint32)
 
 
-def avx2_available():
-    with open("/proc/cpuinfo") as f:
-        flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
-    return all(x in flags for x in ("avx2", "fma", "f16c"))
-
-
 @pytest.fixture(scope="module")
 def emu(hearth):
     assert os.path.exists(EMU), f"{EMU} not built (make EMU512=1 build-emu512/hearth; make test builds it)"
-    if not avx2_available():
+    if not cpu_has_avx2():
         pytest.skip("this CPU has no AVX2: the emulated AVX-512 build needs it")
     return EMU
 
@@ -86,7 +80,7 @@ def test_interleaved_same_bits(hearth, tiny_paths, gemma3):
     """Q4_0 and Q4_K matmul weights interleaved 8 rows at a time at load (src/model/model.c
     repack_weights) against the plain rows: every tiny architecture in both types and the real
     Gemma-3 Q4_K_M, 1, 3 and 24 tokens (decode and the 4-token GEMM order of Q4_K)."""
-    if not avx2_available():
+    if not cpu_has_avx2():
         pytest.skip("no AVX2: nothing is interleaved")
     checked = {"Q4_0": 0, "Q4_K": 0}
     models = sorted(tiny_paths.items()) + [("gemma3-Q4_K_M", gemma3)]

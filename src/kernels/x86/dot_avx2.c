@@ -307,9 +307,9 @@ void hearth_avx2_gemm_f16(int64_t n, float *s, size_t ss, const void *w, size_t 
  * order, then avx2_hsum_ps (its hsum).  4 rows x 3 tokens a register tile, as there: 12 sums,
  * per 8 columns 4 + 3 conversions for 12 FMAs, with no phase split, so the FMA ports are
  * what limit (2048 x 2048 x 128: 93 GFLOP/s here against 74 for vec_dot_f16's order in
- * f16_quad, which needs 4 sums per (row, token)).  Tokens go in blocks of F16_TB_TOKENS so
+ * f16_quad, which needs 4 sums per (row, token)).  Tokens go in blocks of TB_TOKENS so
  * that a block's activations stay in L2 while the rows of the call go past. */
-#define F16_TB_TOKENS 24
+#define TB_TOKENS 24
 /* 8 values from element i of a row of F16 (K = 0), K (1) or BF16 (2), as floats */
 static inline __attribute__((always_inline)) __m256 tb_load(const int K, const void *p, int64_t i) {
     if (K == 1) return _mm256_loadu_ps((const float *)p + i);
@@ -347,8 +347,8 @@ static inline __attribute__((always_inline)) void tb_gemm(const int K, int64_t n
                                                           const uint8_t *W, size_t ws, int64_t nr, const uint8_t *A,
                                                           size_t as, int64_t nc) {
     HEARTH_ASSERT(n % 8 == 0);
-    for (int64_t c0 = 0; c0 < nc; c0 += F16_TB_TOKENS) {
-        const int64_t c1 = nc - c0 < F16_TB_TOKENS ? nc : c0 + F16_TB_TOKENS;
+    for (int64_t c0 = 0; c0 < nc; c0 += TB_TOKENS) {
+        const int64_t c1 = nc - c0 < TB_TOKENS ? nc : c0 + TB_TOKENS;
         for (int64_t r = 0; r < nr; r += 4) {
             const int      R  = nr - r < 4 ? (int)(nr - r) : 4;
             const uint8_t *wr = W + (size_t)r * ws;
