@@ -669,7 +669,7 @@ static int check_multi(const char *what, multi_getter get, const int (*shapes)[2
 static void test_isa_gemm(void) {
     /* 19 x 21: the prefill tiles of 8 and 4 tokens (16 and more tokens) over 16 + 3 rows */
     static const int shapes[][2] = { { 1, 1 }, { 4, 1 }, { 5, 1 }, { 2, 4 }, { 3, 4 }, { 11, 9 }, { 7, 5 },
-                                     { 6, 2 }, { 7, 3 }, { 3, 6 }, { 19, 21 } };
+                                     { 6, 2 }, { 7, 3 }, { 3, 6 }, { 5, 8 }, { 3, 13 }, { 19, 21 } };
     check_multi("gemm", hearth_kernels_gemm_isa, shapes, HEARTH_ARRAY_LEN(shapes));
 }
 

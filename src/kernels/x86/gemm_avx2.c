@@ -359,6 +359,83 @@ static int64_t p8_gemm(int64_t nb, float *s, size_t ss, const uint8_t *w, size_t
     return c;
 }
 
+/* Kinds with mins (Q4_1, Q5_1), 2 to 8 tokens at a time (batched decode and prefill), one weight
+ * row at a time: per block only the unpack of the row and, per token, the integer dot product
+ * and one FMA whose scale is broadcast from memory.  The token terms (dy, sy of every block, 8
+ * lanes, 0 past C) are converted once per call; the scale products dx * dy_c of a row's blocks
+ * and its mins terms mx * sy_c (summed in block order, 8 lanes) come from one pass over the
+ * row's block headers before its dot products.  The float operations of each pair are tile32's
+ * (dx * dy and mx * sy plain multiplies, one FMA per block into 8 lanes, hsum, then the mins
+ * sum added): the same bits. */
+#define TM_MAX_NB 256
+
+INLINE void tm_tokens(const int C, int64_t nb, const uint8_t *a, size_t as, float *dy, float *sy) {
+    for (int64_t i = 0; i < nb; i++)
+        for (int c = 0; c < 8; c++) {
+            dy[i * 8 + c] = c < C ? avx2_half(load16(a + (size_t)c * as + (size_t)i * sizeof(block_q8_1))) : 0.0f;
+            sy[i * 8 + c] = c < C ? avx2_half(load16(a + (size_t)c * as + (size_t)i * sizeof(block_q8_1) + 2)) : 0.0f;
+        }
+}
+
+INLINE void tm_row(const int kind, const int C, int64_t nb, float *s, size_t ss, const uint8_t *w, size_t ws,
+                   const uint8_t *a, size_t as, const float *dy, const float *sy, float *sc) {
+    const size_t  wb   = WBYTES(kind);
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256        summ = _mm256_setzero_ps();
+    for (size_t o = 0; o < (size_t)nb * wb; o += 64) _mm_prefetch((const char *)w + (size_t)PF_ROWS * ws + o, _MM_HINT_T0);
+    for (int64_t i = 0; i < nb; i++) {
+        const __m128 dm = half2_at(w + (size_t)i * wb);
+        _mm256_store_ps(sc + i * 8, _mm256_mul_ps(_mm256_broadcastss_ps(dm), _mm256_load_ps(dy + i * 8)));
+        summ = _mm256_add_ps(summ, _mm256_mul_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(dm)), _mm256_load_ps(sy + i * 8)));
+    }
+    __m256 acc[8];
+#pragma GCC unroll 8
+    for (int c = 0; c < C; c++) acc[c] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const __m256i  q  = unpack_w(kind, w + (size_t)i * wb);
+        const uint8_t *pa = a + (size_t)i * sizeof(block_q8_1) + 4;
+#pragma GCC unroll 8
+        for (int c = 0; c < C; c++) {
+            const __m256i y  = _mm256_loadu_si256((const __m256i *)(pa + (size_t)c * as));
+            const __m256  pf = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(q, y), ones));
+            acc[c]           = _mm256_fmadd_ps(_mm256_broadcast_ss(sc + i * 8 + c), pf, acc[c]);
+        }
+    }
+    _Alignas(32) float m[8];
+    _mm256_store_ps(m, summ);
+#pragma GCC unroll 8
+    for (int c = 0; c < C; c++) s[(size_t)c * ss] = avx2_hsum_ps(acc[c]) + m[c];
+}
+
+INLINE void tm_rows(const int kind, const int C, int64_t nb, float *s, size_t ss, const uint8_t *w, size_t ws,
+                    int64_t nr, const uint8_t *a, size_t as) {
+    _Alignas(32) float dy[8 * TM_MAX_NB], sy[8 * TM_MAX_NB], sc[8 * TM_MAX_NB];
+    tm_tokens(C, nb, a, as, dy, sy);
+    for (int64_t r = 0; r < nr; r++) tm_row(kind, C, nb, s + r, ss, w + (size_t)r * ws, ws, a, as, dy, sy, sc);
+}
+
+/* Tokens in groups of 8 against nr rows, a rest of 9 to 15 as two groups (the first of 5 to 8), a
+ * last group of 5 to 7 as it is; returns the tokens done (a rest of at most 4 is left to tile32:
+ * with so few tokens per row the row pass costs more than it saves). */
+INLINE int64_t tm_gemm(const int kind, int64_t nb, float *s, size_t ss, const uint8_t *w, size_t ws, int64_t nr,
+                       const uint8_t *a, size_t as, int64_t nc) {
+    int64_t c = 0;
+    while (nc - c >= 5) {
+        const int64_t  rest = nc - c;
+        const int64_t  C    = rest >= 16 || rest == 8 ? 8 : rest > 8 ? rest - rest / 2 : rest;
+        float         *S    = s + (size_t)c * ss;
+        const uint8_t *A    = a + (size_t)c * as;
+        switch (C) {
+        case 8: tm_rows(kind, 8, nb, S, ss, w, ws, nr, A, as); break;
+        case 7: tm_rows(kind, 7, nb, S, ss, w, ws, nr, A, as); break;
+        case 6: tm_rows(kind, 6, nb, S, ss, w, ws, nr, A, as); break;
+        default: tm_rows(kind, 5, nb, S, ss, w, ws, nr, A, as); break;
+        }
+        c += C;
+    }
+    return c;
+}
+
 /* Any nr x nc block, tiled 2 x 4 (prefill), 4 x 1 (token tails and decode), 1 x n (row tails). */
 INLINE void gemm32(const int kind, int64_t n, float *s, size_t ss, const void *w, size_t ws, int64_t nr,
                    const void *a, size_t as, int64_t nc) {
@@ -366,6 +443,7 @@ INLINE void gemm32(const int kind, int64_t n, float *s, size_t ss, const void *w
     const uint8_t *W = w, *A = a;
     int64_t        c = 0;
     if (kind == K_Q8_0 && nb <= P8_MAX_NB && nc >= P8_MIN_TOK) c = p8_gemm(nb, s, ss, W, ws, nr, A, as, nc);
+    if (HAS_MIN(kind) && nb <= TM_MAX_NB) c = tm_gemm(kind, nb, s, ss, W, ws, nr, A, as, nc);
     for (; c + 4 <= nc; c += 4) {
         int64_t r = 0;
         for (; r + 2 <= nr; r += 2) tile32(kind, 2, 4, nb, s + c * ss + r, ss, W + r * ws, ws, A + c * as, as);
