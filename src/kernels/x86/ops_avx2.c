@@ -121,6 +121,27 @@ void hearth_avx2_ops_dot_f16_ref_rows(float *out, const float *a, const uint16_t
             out[i + 2] = (float)(double)hsum8_v(c2) * scale;
             out[i + 3] = (float)(double)hsum8_v(c3) * scale;
         }
+    if (lanes == 32 && n % 32 == 0)
+        for (; i + 2 <= n_rows; i += 2) { /* two rows, each as hearth_avx2_ops_dot_f16 (no tail) */
+            const uint16_t *r0 = ROW(i), *r1 = ROW(i + 1);
+            __m256          c0[4], c1[4];
+            for (int k = 0; k < 4; k++) c0[k] = c1[k] = _mm256_setzero_ps();
+            for (int64_t k = 0; k < n; k += 32)
+#pragma GCC unroll 4
+                for (int j = 0; j < 4; j++) {
+                    const __m256 x = _mm256_loadu_ps(a + k + 8 * j);
+                    c0[j]          = _mm256_fmadd_ps(LDH(r0 + k + 8 * j), x, c0[j]);
+                    c1[j]          = _mm256_fmadd_ps(LDH(r1 + k + 8 * j), x, c1[j]);
+                }
+            const __m256 s0 = _mm256_add_ps(_mm256_add_ps(c0[0], c0[2]), _mm256_add_ps(c0[1], c0[3]));
+            const __m256 s1 = _mm256_add_ps(_mm256_add_ps(c1[0], c1[2]), _mm256_add_ps(c1[1], c1[3]));
+            /* the two rows' hadd steps side by side: lane 0 row i, lane 1 row i + 1 */
+            const __m128 h = _mm_hadd_ps(_mm_add_ps(_mm256_castps256_ps128(s0), _mm256_extractf128_ps(s0, 1)),
+                                         _mm_add_ps(_mm256_castps256_ps128(s1), _mm256_extractf128_ps(s1, 1)));
+            const __m128 v = _mm_mul_ps(_mm_hadd_ps(h, h), _mm_set1_ps(scale));
+            out[i]         = _mm_cvtss_f32(v);
+            out[i + 1]     = _mm_cvtss_f32(_mm_movehdup_ps(v));
+        }
     for (; i < n_rows; i++) out[i] = hearth_avx2_ops_dot_f16_ref(a, ROW(i), n, lanes) * scale;
 #undef ROW
 }
@@ -193,10 +214,76 @@ static void wsum8_cols(float *out, const float *p, const uint16_t *v, int64_t v_
     }
 }
 
+/* The 32-lane reduction of wsum_f16_ref for 8 columns, lane l in s[l]: (l, 16 + l) and
+ * (8 + l, 24 + l) summed, then t_k = s_k + s_{k+4}, then (t0 + t1) + (t2 + t3). */
+static inline __m256 reduce32_v(const __m256 *a) {
+    __m256 s[8];
+#pragma GCC unroll 8
+    for (int l = 0; l < 8; l++) s[l] = _mm256_add_ps(_mm256_add_ps(a[l], a[16 + l]), _mm256_add_ps(a[8 + l], a[24 + l]));
+    const __m256 t0 = _mm256_add_ps(s[0], s[4]), t1 = _mm256_add_ps(s[1], s[5]);
+    const __m256 t2 = _mm256_add_ps(s[2], s[6]), t3 = _mm256_add_ps(s[3], s[7]);
+    return _mm256_add_ps(_mm256_add_ps(t0, t1), _mm256_add_ps(t2, t3));
+}
+
+/* Cells per chunk of wsum32_cols: their V rows stay in L1 across the column blocks. */
+#define WSUM32_CHUNK 128
+
+/* wsum_f16_ref with 32 lanes (one token of a sequence), d a multiple of 8: the cells in chunks
+ * of WSUM32_CHUNK (aligned on the absolute cell index, as the lanes are); per chunk and block of
+ * 8 columns, the lanes 8 at a time in registers (each lane gets the same FMAs in the same
+ * order as in the general loop, without a load and a store per FMA), carried in acc between
+ * chunks; then the same reduction.  A single chunk (short contexts) reduces straight from the
+ * registers, without acc. */
+static void wsum32_cols(float *out, const float *p, const uint16_t *v, int64_t v_stride, int64_t ring, int64_t j0,
+                        int64_t n, int64_t d, float *acc) {
+    const int64_t b0     = j0 & ~(int64_t)31, end = j0 + n;
+    const bool    single = end - b0 <= WSUM32_CHUNK;
+    for (int64_t cs = b0; cs < end; cs += WSUM32_CHUNK) {
+        const int64_t ce = cs + WSUM32_CHUNK < end ? cs + WSUM32_CHUNK : end;
+        for (int64_t c = 0; c < d; c += 8) {
+            __m256 buf[32];
+            for (int g = 0; g < 4; g++) {
+                __m256 a[8];
+#pragma GCC unroll 8
+                for (int l = 0; l < 8; l++)
+                    a[l] = cs == b0 ? _mm256_setzero_ps() : _mm256_loadu_ps(acc + (8 * g + l) * d + c);
+                for (int64_t k = cs + 8 * g; k < ce; k += 32) {
+                    const int64_t r0   = ring ? k % ring : k - j0; /* row of cell k (may lie before j0) */
+                    const bool    full = k >= j0 && k + 8 <= end && (!ring || r0 + 8 <= ring);
+#pragma GCC unroll 8
+                    for (int l = 0; l < 8; l++) {
+                        const int64_t j = k + l - j0;
+                        if (!full && (j < 0 || j >= n)) continue;
+                        const uint16_t *row = v + (full ? r0 + l : ring ? (j0 + j) % ring : j) * v_stride + c;
+                        a[l] = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), LDH(row), a[l]);
+                    }
+                }
+#pragma GCC unroll 8
+                for (int l = 0; l < 8; l++) {
+                    if (single) buf[8 * g + l] = a[l];
+                    else _mm256_storeu_ps(acc + (8 * g + l) * d + c, a[l]);
+                }
+            }
+            if (single) _mm256_storeu_ps(out + c, reduce32_v(buf));
+        }
+    }
+    if (single) return;
+    for (int64_t c = 0; c < d; c += 8) {
+        __m256 buf[32];
+#pragma GCC unroll 8
+        for (int l = 0; l < 32; l++) buf[l] = _mm256_loadu_ps(acc + l * d + c);
+        _mm256_storeu_ps(out + c, reduce32_v(buf));
+    }
+}
+
 void hearth_avx2_ops_wsum_f16_ref(float *out, const float *p, const uint16_t *v, int64_t v_stride, int64_t ring,
                                   int64_t j0, int64_t n, int64_t d, int lanes, float *acc) {
     if (lanes == 8 && d % 8 == 0) {
         wsum8_cols(out, p, v, v_stride, ring, j0, n, d);
+        return;
+    }
+    if (lanes == 32 && d % 8 == 0) {
+        wsum32_cols(out, p, v, v_stride, ring, j0, n, d, acc);
         return;
     }
     memset(acc, 0, (size_t)lanes * (size_t)d * sizeof(float));

@@ -366,26 +366,30 @@ INLINE void q40_x8_tile(const int C, int64_t nb, const uint8_t *g, const uint8_t
     for (int c = 0; c < C; c++) _mm256_storeu_ps(s + (size_t)c * ss, acc[c]);
 }
 
-/* The tile kernel of interleaved Q4_0 (see kernels_impl.h): groups of 8 rows, then the rows
- * past them (plain) through the small tiles. */
+/* The tile kernel of interleaved Q4_0 (see kernels_impl.h): groups of 8 rows, each against all
+ * the tokens 4 at a time before the next (a group read from memory once, its other passes from
+ * L1: batched decode of 5-8 streams reads the weights once), then the rows past them (plain)
+ * through the small tiles. */
 void hearth_avx2_gemm_q4_0_x8(int64_t n, float *s, size_t ss, const void *w, size_t ws, int64_t nr, const void *a,
                               size_t as, int64_t nc) {
     const int64_t nb = n / 32, np = nr / 8;
-    for (int64_t c = 0; c < nc; c += 4) {
-        const int      C = nc - c < 4 ? (int)(nc - c) : 4;
-        const uint8_t *A = (const uint8_t *)a + (size_t)c * as;
-        float         *S = s + (size_t)c * ss;
-        for (int64_t g = 0; g < np; g++) {
-            const uint8_t *G = (const uint8_t *)w + (size_t)g * 8 * ws;
-            switch (C) {
-            case 1: q40_x8_tile(1, nb, G, A, as, S + g * 8, ss); break;
-            case 2: q40_x8_tile(2, nb, G, A, as, S + g * 8, ss); break;
-            case 3: q40_x8_tile(3, nb, G, A, as, S + g * 8, ss); break;
-            default: q40_x8_tile(4, nb, G, A, as, S + g * 8, ss); break;
+    for (int64_t g = 0; g < np; g++) {
+        const uint8_t *G = (const uint8_t *)w + (size_t)g * 8 * ws;
+        for (int64_t c = 0; c < nc; c += 4) {
+            const uint8_t *A = (const uint8_t *)a + (size_t)c * as;
+            float         *S = s + (size_t)c * ss + g * 8;
+            switch (nc - c < 4 ? nc - c : 4) {
+            case 1: q40_x8_tile(1, nb, G, A, as, S, ss); break;
+            case 2: q40_x8_tile(2, nb, G, A, as, S, ss); break;
+            case 3: q40_x8_tile(3, nb, G, A, as, S, ss); break;
+            default: q40_x8_tile(4, nb, G, A, as, S, ss); break;
             }
         }
-        if (np * 8 < nr) q40_small_rows(nb, S, ss, w, ws, np * 8, nr, A, as, C, NULL, NULL);
     }
+    if (np * 8 < nr)
+        for (int64_t c = 0; c < nc; c += 4)
+            q40_small_rows(nb, s + (size_t)c * ss, ss, w, ws, np * 8, nr, (const uint8_t *)a + (size_t)c * as, as,
+                           nc - c < 4 ? (int)(nc - c) : 4, NULL, NULL);
 }
 
 void hearth_avx2_vec_dot_q4_0(int64_t n, float *s, const void *w, const void *a) {
