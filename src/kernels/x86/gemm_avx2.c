@@ -248,17 +248,17 @@ INLINE void tile32(const int kind, const int R, const int C, int64_t nb, float *
     }
 }
 
-/* Prefill tiles of Q8_0 (at least P8_MIN_TOK tokens, rows of at most P8_MAX_NB blocks): per
- * weight block of a tile only the integer dot products and one FMA per (row, token) pair stay
- * in the inner loop.  The pairs' scale products dx * dy (the float multiplies of tile32) are
- * formed for all blocks of a tile before its loop and broadcast from memory (a load, no
- * shuffle); the rows' dx are converted once per P8_ROWS rows, the tokens' dy and quants (copied
- * to aligned slots) once per group of tokens.  Tiles: 1 row x 8 tokens, 2 rows x 4 tokens for
- * a last group of 4.  Past 64 blocks the copied quants of 8 tokens (32 KiB) no longer stay in
- * L1 and tile32 is faster; below 16 tokens (batched decode) tile32's 4-row tile is. */
+/* Q8_0 against 4 or more tokens (batched decode of 4+ streams, prefill; rows of at most
+ * P8_MAX_NB blocks): 1 row x C (4..8) tokens, per weight block only the integer dot products
+ * and one FMA per (row, token) pair in the inner loop.  The pairs' scale products dx * dy (the
+ * float multiplies of tile32) are formed for all blocks of a row before its loop and broadcast
+ * from memory (a load, no shuffle); the rows' dx are converted once per P8_ROWS rows, the
+ * tokens' dy and quants (copied to aligned slots, 8 per block, dy 0 past C) once per group of
+ * tokens and P8_ROWS rows.  Past 64 blocks the copied quants of 8 tokens (32 KiB) no longer stay
+ * in L1 and tile32 is faster. */
 #define P8_ROWS    16
 #define P8_MAX_NB  64
-#define P8_MIN_TOK 16
+#define P8_MIN_TOK 4
 
 /* dx[i * P8_ROWS + r]: the scale of block i of row r (r < nr <= P8_ROWS) as a float. */
 INLINE void p8_row_scales(int64_t nb, const uint8_t *w, size_t ws, int64_t nr, float *dx) {
@@ -267,70 +267,53 @@ INLINE void p8_row_scales(int64_t nb, const uint8_t *w, size_t ws, int64_t nr, f
             dx[i * P8_ROWS + r] = avx2_half(load16(w + (size_t)r * ws + (size_t)i * sizeof(block_q8_0)));
 }
 
-/* For C tokens: dy[i * C + c], the scale of block i of token c as a float, and yq[i * C + c]
- * its quants. */
+/* For C tokens: dy[i * 8 + c], the scale of block i of token c as a float (0 for c >= C), and
+ * yq[i * 8 + c] its quants. */
 INLINE void p8_token_terms(const int C, int64_t nb, const uint8_t *a, size_t as, __m256i *yq, float *dy) {
     for (int64_t i = 0; i < nb; i++) {
         const uint8_t *pa = a + (size_t)i * sizeof(block_q8_0);
 #pragma GCC unroll 8
-        for (int c = 0; c < C; c++) {
-            dy[i * C + c] = avx2_half(load16(pa + (size_t)c * as));
-            yq[i * C + c] = _mm256_loadu_si256((const __m256i *)(pa + (size_t)c * as + 2));
+        for (int c = 0; c < 8; c++) {
+            dy[i * 8 + c] = c < C ? avx2_half(load16(pa + (size_t)c * as)) : 0.0f;
+            if (c < C) yq[i * 8 + c] = _mm256_loadu_si256((const __m256i *)(pa + (size_t)c * as + 2));
         }
     }
 }
 
-/* R rows x C tokens (R * C = 8) of Q8_0; dx as p8_row_scales' (offset to the tile's first row),
- * sc a buffer of nb * 8 floats.  Integer lanes as tile32's sign trick, the float operations of
- * each pair as tile32's (dx * dy, one FMA per block into 8 lanes, the same hsum): the same
- * bits. */
-INLINE void p8_tile(const int R, const int C, int64_t nb, float *s, size_t ss, const uint8_t *w, size_t ws,
-                    const __m256i *yq, const float *dy, const float *dx, float *sc) {
+/* One row x C tokens of Q8_0; dx as p8_row_scales' (offset to the row), sc a buffer of nb * 8
+ * floats.  Integer lanes as tile32's sign trick, the float operations of each pair as tile32's
+ * (dx * dy, one FMA per block into 8 lanes, the same hsum): the same bits. */
+INLINE void p8_tile(const int C, int64_t nb, float *s, size_t ss, const uint8_t *w, size_t ws, const __m256i *yq,
+                    const float *dy, const float *dx, float *sc) {
     const size_t wb = sizeof(block_q8_0);
-    for (int64_t i = 0; i < nb; i++) {
-        if (C == 8) {
-            _mm256_storeu_ps(sc + i * 8, _mm256_mul_ps(_mm256_broadcast_ss(dx + i * P8_ROWS), _mm256_loadu_ps(dy + i * 8)));
-        } else {
-            const __m128 dyv = _mm_loadu_ps(dy + i * C);
-#pragma GCC unroll 2
-            for (int r = 0; r < R; r++)
-                _mm_storeu_ps(sc + (i * R + r) * C, _mm_mul_ps(_mm_broadcast_ss(dx + i * P8_ROWS + r), dyv));
-        }
-    }
+    for (int64_t i = 0; i < nb; i++)
+        _mm256_store_ps(sc + i * 8, _mm256_mul_ps(_mm256_broadcast_ss(dx + i * P8_ROWS), _mm256_load_ps(dy + i * 8)));
     const __m256i ones = _mm256_set1_epi16(1);
-    __m256        acc[2][8];
-#pragma GCC unroll 2
-    for (int r = 0; r < R; r++)
+    __m256        acc[8];
 #pragma GCC unroll 8
-        for (int c = 0; c < C; c++) acc[r][c] = _mm256_setzero_ps();
+    for (int c = 0; c < C; c++) acc[c] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
-        const uint8_t *pw = w + (size_t)i * wb + 2;
-        __m256i        q[2], aq[2];
-        prefetch_ahead(w, ws, i, R, wb);
-#pragma GCC unroll 2
-        for (int r = 0; r < R; r++) {
-            q[r]  = _mm256_loadu_si256((const __m256i *)(pw + (size_t)r * ws));
-            aq[r] = _mm256_sign_epi8(q[r], q[r]);
-        }
+        prefetch_ahead(w, ws, i, 1, wb);
+        const __m256i q  = _mm256_loadu_si256((const __m256i *)(w + (size_t)i * wb + 2));
+        const __m256i aq = _mm256_sign_epi8(q, q);
 #pragma GCC unroll 8
         for (int c = 0; c < C; c++) {
-            const __m256i y = yq[i * C + c];
-#pragma GCC unroll 2
-            for (int r = 0; r < R; r++) {
-                const __m256i lanes = _mm256_madd_epi16(_mm256_maddubs_epi16(aq[r], _mm256_sign_epi8(y, q[r])), ones);
-                acc[r][c] = _mm256_fmadd_ps(_mm256_broadcast_ss(sc + (i * R + r) * C + c), _mm256_cvtepi32_ps(lanes),
-                                            acc[r][c]);
-            }
+            const __m256i lanes = _mm256_madd_epi16(_mm256_maddubs_epi16(aq, _mm256_sign_epi8(yq[i * 8 + c], q)), ones);
+            acc[c] = _mm256_fmadd_ps(_mm256_broadcast_ss(sc + i * 8 + c), _mm256_cvtepi32_ps(lanes), acc[c]);
         }
     }
-#pragma GCC unroll 2
-    for (int r = 0; r < R; r++)
 #pragma GCC unroll 8
-        for (int c = 0; c < C; c++) s[(size_t)c * ss + r] = avx2_hsum_ps(acc[r][c]);
+    for (int c = 0; c < C; c++) s[(size_t)c * ss] = avx2_hsum_ps(acc[c]);
 }
 
-/* Tokens in groups of 8 (then one of 4) against nr rows of Q8_0 (nb <= P8_MAX_NB), P8_ROWS rows
- * at a time; returns the tokens done. */
+INLINE void p8_rows(const int C, int64_t nb, float *s, size_t ss, const uint8_t *W, size_t ws, int64_t rn,
+                    const __m256i *yq, const float *dy, const float *dx, float *sc) {
+    for (int64_t r = 0; r < rn; r++) p8_tile(C, nb, s + r, ss, W + (size_t)r * ws, ws, yq, dy, dx + r, sc);
+}
+
+/* Tokens in groups of 8, a rest of 9 to 15 as two groups (the first of 5 to 8), a last group of
+ * 4 to 7 as it is, against nr rows of Q8_0 (nb <= P8_MAX_NB), P8_ROWS rows at a time; returns
+ * the tokens done (a rest of 1 to 3 is left to tile32). */
 static int64_t p8_gemm(int64_t nb, float *s, size_t ss, const uint8_t *w, size_t ws, int64_t nr, const uint8_t *a,
                        size_t as, int64_t nc) {
     __m256i            yq[8 * P8_MAX_NB];
@@ -342,18 +325,19 @@ static int64_t p8_gemm(int64_t nb, float *s, size_t ss, const uint8_t *w, size_t
         const int64_t  rn = nr - r0 < P8_ROWS ? nr - r0 : P8_ROWS;
         const uint8_t *W  = w + (size_t)r0 * ws;
         p8_row_scales(nb, W, ws, rn, dx);
-        for (c = 0; c + 8 <= nc; c += 8) {
-            p8_token_terms(8, nb, a + (size_t)c * as, as, yq, dy);
-            for (int64_t r = 0; r < rn; r++)
-                p8_tile(1, 8, nb, s + (size_t)c * ss + r0 + r, ss, W + (size_t)r * ws, ws, yq, dy, dx + r, sc);
-        }
-        if (c + 4 <= nc) {
-            p8_token_terms(4, nb, a + (size_t)c * as, as, yq, dy);
-            int64_t r = 0;
-            for (; r + 2 <= rn; r += 2)
-                p8_tile(2, 4, nb, s + (size_t)c * ss + r0 + r, ss, W + (size_t)r * ws, ws, yq, dy, dx + r, sc);
-            if (r < rn) p8_tile(1, 4, nb, s + (size_t)c * ss + r0 + r, ss, W + (size_t)r * ws, ws, yq, dy, dx + r, sc);
-            c += 4;
+        for (c = 0; nc - c >= P8_MIN_TOK;) {
+            const int64_t rest = nc - c;
+            const int     C    = rest >= 16 || rest == 8 ? 8 : rest > 8 ? (int)(rest - rest / 2) : (int)rest;
+            float        *S    = s + (size_t)c * ss + r0;
+            p8_token_terms(C, nb, a + (size_t)c * as, as, yq, dy);
+            switch (C) {
+            case 8: p8_rows(8, nb, S, ss, W, ws, rn, yq, dy, dx, sc); break;
+            case 7: p8_rows(7, nb, S, ss, W, ws, rn, yq, dy, dx, sc); break;
+            case 6: p8_rows(6, nb, S, ss, W, ws, rn, yq, dy, dx, sc); break;
+            case 5: p8_rows(5, nb, S, ss, W, ws, rn, yq, dy, dx, sc); break;
+            default: p8_rows(4, nb, S, ss, W, ws, rn, yq, dy, dx, sc); break;
+            }
+            c += C;
         }
     }
     return c;
