@@ -248,8 +248,8 @@ INLINE void tile32(const int kind, const int R, const int C, int64_t nb, float *
     }
 }
 
-/* Q8_0 against 4 or more tokens (batched decode of 4+ streams, prefill; rows of at most
- * P8_MAX_NB blocks): 1 row x C (4..8) tokens, per weight block only the integer dot products
+/* Q8_0 against 4 or more tokens, Q5_0 against 8 or more (batched decode, prefill; rows of at
+ * most P8_MAX_NB blocks): 1 row x C (4..8) tokens, per weight block only the integer dot products
  * and one FMA per (row, token) pair in the inner loop.  The pairs' scale products dx * dy (the
  * float multiplies of tile32) are formed for all blocks of a row before its loop and broadcast
  * from memory (a load, no shuffle); the rows' dx are converted once per P8_ROWS rows, the
@@ -258,13 +258,12 @@ INLINE void tile32(const int kind, const int R, const int C, int64_t nb, float *
  * in L1 and tile32 is faster. */
 #define P8_ROWS    16
 #define P8_MAX_NB  64
-#define P8_MIN_TOK 4
+#define P8_MIN_TOK(kind) ((kind) == K_Q5_0 ? 8 : 4) /* fewer: tile32 (measured) */
 
 /* dx[i * P8_ROWS + r]: the scale of block i of row r (r < nr <= P8_ROWS) as a float. */
-INLINE void p8_row_scales(int64_t nb, const uint8_t *w, size_t ws, int64_t nr, float *dx) {
+INLINE void p8_row_scales(const int kind, int64_t nb, const uint8_t *w, size_t ws, int64_t nr, float *dx) {
     for (int64_t r = 0; r < nr; r++)
-        for (int64_t i = 0; i < nb; i++)
-            dx[i * P8_ROWS + r] = avx2_half(load16(w + (size_t)r * ws + (size_t)i * sizeof(block_q8_0)));
+        for (int64_t i = 0; i < nb; i++) dx[i * P8_ROWS + r] = avx2_half(load16(w + (size_t)r * ws + (size_t)i * WBYTES(kind)));
 }
 
 /* For C tokens: dy[i * 8 + c], the scale of block i of token c as a float (0 for c >= C), and
@@ -280,12 +279,12 @@ INLINE void p8_token_terms(const int C, int64_t nb, const uint8_t *a, size_t as,
     }
 }
 
-/* One row x C tokens of Q8_0; dx as p8_row_scales' (offset to the row), sc a buffer of nb * 8
- * floats.  Integer lanes as tile32's sign trick, the float operations of each pair as tile32's
- * (dx * dy, one FMA per block into 8 lanes, the same hsum): the same bits. */
-INLINE void p8_tile(const int C, int64_t nb, float *s, size_t ss, const uint8_t *w, size_t ws, const __m256i *yq,
-                    const float *dy, const float *dx, float *sc) {
-    const size_t wb = sizeof(block_q8_0);
+/* One row x C tokens of Q8_0 or Q5_0; dx as p8_row_scales' (offset to the row), sc a buffer of
+ * nb * 8 floats.  Integer lanes as tile32's sign trick, the float operations of each pair as
+ * tile32's (dx * dy, one FMA per block into 8 lanes, the same hsum): the same bits. */
+INLINE void p8_tile(const int kind, const int C, int64_t nb, float *s, size_t ss, const uint8_t *w, size_t ws,
+                    const __m256i *yq, const float *dy, const float *dx, float *sc) {
+    const size_t wb = WBYTES(kind);
     for (int64_t i = 0; i < nb; i++)
         _mm256_store_ps(sc + i * 8, _mm256_mul_ps(_mm256_broadcast_ss(dx + i * P8_ROWS), _mm256_load_ps(dy + i * 8)));
     const __m256i ones = _mm256_set1_epi16(1);
@@ -294,7 +293,7 @@ INLINE void p8_tile(const int C, int64_t nb, float *s, size_t ss, const uint8_t 
     for (int c = 0; c < C; c++) acc[c] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
         prefetch_ahead(w, ws, i, 1, wb);
-        const __m256i q  = _mm256_loadu_si256((const __m256i *)(w + (size_t)i * wb + 2));
+        const __m256i q  = unpack_w(kind, w + (size_t)i * wb);
         const __m256i aq = _mm256_sign_epi8(q, q);
 #pragma GCC unroll 8
         for (int c = 0; c < C; c++) {
@@ -306,15 +305,15 @@ INLINE void p8_tile(const int C, int64_t nb, float *s, size_t ss, const uint8_t 
     for (int c = 0; c < C; c++) s[(size_t)c * ss] = avx2_hsum_ps(acc[c]);
 }
 
-INLINE void p8_rows(const int C, int64_t nb, float *s, size_t ss, const uint8_t *W, size_t ws, int64_t rn,
-                    const __m256i *yq, const float *dy, const float *dx, float *sc) {
-    for (int64_t r = 0; r < rn; r++) p8_tile(C, nb, s + r, ss, W + (size_t)r * ws, ws, yq, dy, dx + r, sc);
+INLINE void p8_rows(const int kind, const int C, int64_t nb, float *s, size_t ss, const uint8_t *W, size_t ws,
+                    int64_t rn, const __m256i *yq, const float *dy, const float *dx, float *sc) {
+    for (int64_t r = 0; r < rn; r++) p8_tile(kind, C, nb, s + r, ss, W + (size_t)r * ws, ws, yq, dy, dx + r, sc);
 }
 
 /* Tokens in groups of 8, a rest of 9 to 15 as two groups (the first of 5 to 8), a last group of
- * 4 to 7 as it is, against nr rows of Q8_0 (nb <= P8_MAX_NB), P8_ROWS rows at a time; returns
- * the tokens done (a rest of 1 to 3 is left to tile32). */
-static int64_t p8_gemm(int64_t nb, float *s, size_t ss, const uint8_t *w, size_t ws, int64_t nr, const uint8_t *a,
+ * 4 to 7 as it is, against nr rows of Q8_0 / Q5_0 (nb <= P8_MAX_NB), P8_ROWS rows at a time;
+ * returns the tokens done (a rest below P8_MIN_TOK is left to tile32). */
+INLINE int64_t p8_gemm(const int kind, int64_t nb, float *s, size_t ss, const uint8_t *w, size_t ws, int64_t nr, const uint8_t *a,
                        size_t as, int64_t nc) {
     __m256i            yq[8 * P8_MAX_NB];
     _Alignas(32) float dy[8 * P8_MAX_NB];
@@ -324,18 +323,18 @@ static int64_t p8_gemm(int64_t nb, float *s, size_t ss, const uint8_t *w, size_t
     for (int64_t r0 = 0; r0 < nr; r0 += P8_ROWS) {
         const int64_t  rn = nr - r0 < P8_ROWS ? nr - r0 : P8_ROWS;
         const uint8_t *W  = w + (size_t)r0 * ws;
-        p8_row_scales(nb, W, ws, rn, dx);
-        for (c = 0; nc - c >= P8_MIN_TOK;) {
+        p8_row_scales(kind, nb, W, ws, rn, dx);
+        for (c = 0; nc - c >= P8_MIN_TOK(kind);) {
             const int64_t rest = nc - c;
             const int     C    = rest >= 16 || rest == 8 ? 8 : rest > 8 ? (int)(rest - rest / 2) : (int)rest;
             float        *S    = s + (size_t)c * ss + r0;
             p8_token_terms(C, nb, a + (size_t)c * as, as, yq, dy);
             switch (C) {
-            case 8: p8_rows(8, nb, S, ss, W, ws, rn, yq, dy, dx, sc); break;
-            case 7: p8_rows(7, nb, S, ss, W, ws, rn, yq, dy, dx, sc); break;
-            case 6: p8_rows(6, nb, S, ss, W, ws, rn, yq, dy, dx, sc); break;
-            case 5: p8_rows(5, nb, S, ss, W, ws, rn, yq, dy, dx, sc); break;
-            default: p8_rows(4, nb, S, ss, W, ws, rn, yq, dy, dx, sc); break;
+            case 8: p8_rows(kind, 8, nb, S, ss, W, ws, rn, yq, dy, dx, sc); break;
+            case 7: p8_rows(kind, 7, nb, S, ss, W, ws, rn, yq, dy, dx, sc); break;
+            case 6: p8_rows(kind, 6, nb, S, ss, W, ws, rn, yq, dy, dx, sc); break;
+            case 5: p8_rows(kind, 5, nb, S, ss, W, ws, rn, yq, dy, dx, sc); break;
+            default: p8_rows(kind, 4, nb, S, ss, W, ws, rn, yq, dy, dx, sc); break;
             }
             c += C;
         }
@@ -426,7 +425,8 @@ INLINE void gemm32(const int kind, int64_t n, float *s, size_t ss, const void *w
     const int64_t  nb = n / 32;
     const uint8_t *W = w, *A = a;
     int64_t        c = 0;
-    if (kind == K_Q8_0 && nb <= P8_MAX_NB && nc >= P8_MIN_TOK) c = p8_gemm(nb, s, ss, W, ws, nr, A, as, nc);
+    if ((kind == K_Q8_0 || kind == K_Q5_0) && nb <= P8_MAX_NB && nc >= P8_MIN_TOK(kind))
+        c = p8_gemm(kind, nb, s, ss, W, ws, nr, A, as, nc);
     if (HAS_MIN(kind) && nb <= TM_MAX_NB) c = tm_gemm(kind, nb, s, ss, W, ws, nr, A, as, nc);
     for (; c + 4 <= nc; c += 4) {
         int64_t r = 0;
