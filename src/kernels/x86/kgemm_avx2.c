@@ -719,6 +719,9 @@ INLINE __m256i k4x8_minpair(__m256i mn_lo, __m256i mn_hi, int j) {
     return _mm256_shuffle_epi8(j < 2 ? mn_lo : mn_hi, dw_bytes_ctrl((2 * j) & 3, (2 * j + 1) & 3));
 }
 
+/* Decode prefetches a group's stream this many bytes ahead (GEMV of 64 x 2048 x 2048 from memory,
+ * 1 / 2 threads: 10.2 / 6.7 ms without, 9.0 / 6.1 with 4 KiB; 2 and 8 KiB about the same). */
+#define Q4X8_PF 4096
 /* 8 interleaved rows against T (1, 2) Q8_K rows (as bytes apart): s[k * ss + r], r < 8, each
  * with the bits of vec_dot_q4_K; two tokens share the weight loads and the scale unpacking. */
 INLINE void q4k_x8_dot(const int T, int64_t nb, const block_q4_Kx8 *x, const uint8_t *a, size_t as, float *s, size_t ss) {
@@ -726,6 +729,10 @@ INLINE void q4k_x8_dot(const int T, int64_t nb, const block_q4_Kx8 *x, const uin
     __m256        acc[2], mins[2]; /* lane r: row r */
     for (int k = 0; k < T; k++) acc[k] = mins[k] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
+        {
+            const char *p = (const char *)&x[i] + Q4X8_PF;
+            for (size_t o = 0; o < sizeof x[i]; o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
+        }
         const block_q8_K *y[2];
         __m256i           sc_lo, sc_hi, mn_lo, mn_hi, isum[2];
         k4x8_scales_mins(&x[i], &sc_lo, &sc_hi, &mn_lo, &mn_hi);

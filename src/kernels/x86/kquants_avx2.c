@@ -8,16 +8,33 @@
 
 #include <math.h>
 
+/* Q5_K's and Q3_K's scales are unpacked in registers, four at a time from 32-bit words (before:
+ * byte by byte through a small array read back as a vector; vec_dot per super-block, 2048
+ * columns, in cache: Q5_K 26.2 -> 18.5 ns, Q3_K 31.2 -> 23.1 ns; Q6_K's is 8.6). */
+
 /* 16 int16 lanes: lanes 0..7 = a, lanes 8..15 = b (the scales of two groups of 16). */
 static inline __m256i scale_pair(int a, int b) {
     return _mm256_set_m128i(_mm_set1_epi16((short)b), _mm_set1_epi16((short)a));
 }
 
-/* sum_g bsums[g] * c[g] over the 16 groups, c given as 16 int8 (signed). */
-static inline int bsums_dot16(const int16_t *bsums, const int8_t *c) {
+/* dup: 8 int16 scales, the same in both 128-bit halves.  16 int16 lanes: lanes 0..7 = scale a,
+ * 8..15 = scale b (the scales of two groups of 16); one shuffle. */
+static inline __m256i scale_pair_v(__m256i dup, const int a, const int b) {
+    return _mm256_shuffle_epi8(dup, _mm256_set_m128i(_mm_set1_epi16((short)(2 * b | (2 * b + 1) << 8)),
+                                                     _mm_set1_epi16((short)(2 * a | (2 * a + 1) << 8))));
+}
+
+/* The 16 int8 scales of sc as int16, 8 at a time in both halves: d[0] scales 0..7, d[1] 8..15. */
+static inline void scales_dup(__m128i sc, const int is_signed, __m256i d[2]) {
+    const __m128i hi = _mm_unpackhi_epi64(sc, sc);
+    d[0] = _mm256_broadcastsi128_si256(is_signed ? _mm_cvtepi8_epi16(sc) : _mm_cvtepu8_epi16(sc));
+    d[1] = _mm256_broadcastsi128_si256(is_signed ? _mm_cvtepi8_epi16(hi) : _mm_cvtepu8_epi16(hi));
+}
+
+/* sum_g bsums[g] * c[g] over the 16 groups, c given as 16 int8 (signed) in a register. */
+static inline int bsums_dot16(const int16_t *bsums, __m128i c) {
     const __m256i b = _mm256_loadu_si256((const __m256i *)bsums);
-    const __m256i k = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)c));
-    return avx2_hsum_epi32(_mm256_madd_epi16(b, k));
+    return avx2_hsum_epi32(_mm256_madd_epi16(b, _mm256_cvtepi8_epi16(c)));
 }
 
 /* The reference's tiled K-quant matmul (8 or more tokens, see hearth_kernels_batch) per
@@ -41,7 +58,7 @@ static inline __attribute__((always_inline)) void q2k_dot(int64_t n, float *s, c
         for (int g = 0; g < 16; g++) mn[g] = (int8_t)(sc[g] >> 4);
         const float dall = y[i].d * avx2_half(x[i].d);
         const float dmin = y[i].d * avx2_half(x[i].dmin);
-        const int   imin = bsums_dot16(y[i].bsums, mn);
+        const int   imin = bsums_dot16(y[i].bsums, _mm_loadu_si128((const __m128i *)mn));
         if (!tiled) mins += dmin * (float)imin;
         __m256i        sumi = _mm256_setzero_si256();
         const int8_t  *q8   = y[i].qs;
@@ -64,6 +81,17 @@ static inline __attribute__((always_inline)) void q2k_dot(int64_t n, float *s, c
 void hearth_avx2_vec_dot_q2_K(int64_t n, float *s, const void *w, const void *a) { q2k_dot(n, s, w, a, 0); }
 void hearth_avx2_vec_dot_q2_K_tiled(int64_t n, float *s, const void *w, const void *a) { q2k_dot(n, s, w, a, 1); }
 
+/* hearth_q3_K_scales in a register (bytes 0..15: the 16 scales, biased by 32). */
+static inline __m128i q3k_scales_v(const uint8_t *packed) {
+    const uint32_t kmask1 = 0x03030303, kmask2 = 0x0f0f0f0f;
+    uint32_t       a[3];
+    memcpy(a, packed, 12);
+    return _mm_set_epi32((int)(((a[1] >> 4) & kmask2) | (((a[2] >> 6) & kmask1) << 4)),
+                         (int)(((a[0] >> 4) & kmask2) | (((a[2] >> 4) & kmask1) << 4)),
+                         (int)((a[1] & kmask2) | (((a[2] >> 2) & kmask1) << 4)),
+                         (int)((a[0] & kmask2) | ((a[2] & kmask1) << 4)));
+}
+
 static inline __attribute__((always_inline)) void q3k_dot(int64_t n, float *s, const void *w, const void *a,
                                                           const int tiled) {
     const block_q3_K *x  = w;
@@ -73,9 +101,9 @@ static inline __attribute__((always_inline)) void q3k_dot(int64_t n, float *s, c
     __m256            acc  = _mm256_setzero_ps();
     float             tacc = 0;
     for (int64_t i = 0; i < nb; i++) {
-        int8_t sc[16];
-        hearth_q3_K_scales(x[i].scales, sc);
-        for (int g = 0; g < 16; g++) sc[g] = (int8_t)(sc[g] - 32);
+        const __m128i sc = _mm_sub_epi8(q3k_scales_v(x[i].scales), _mm_set1_epi8(32));
+        __m256i       sd[2];
+        scales_dup(sc, 1, sd);
         /* (q - 4) * q8 summed = q * q8 summed - 4 * bsums */
         const int      corr = 4 * bsums_dot16(y[i].bsums, sc);
         const __m256i  hm   = _mm256_loadu_si256((const __m256i *)x[i].hmask);
@@ -88,8 +116,7 @@ static inline __attribute__((always_inline)) void q3k_dot(int64_t n, float *s, c
                 const __m256i hb = _mm256_and_si256(_mm256_srli_epi16(hm, 4 * k + j), m1);
                 const __m256i q  = _mm256_or_si256(lo, _mm256_slli_epi16(hb, 2));
                 const __m256i p  = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)q8));
-                const int     is = 8 * k + 2 * j;
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scale_pair(sc[is], sc[is + 1])));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scale_pair_v(sd[k], 2 * j, 2 * j + 1)));
                 q8 += 32;
             }
         }
@@ -104,15 +131,14 @@ static inline __attribute__((always_inline)) void q3k_dot(int64_t n, float *s, c
 void hearth_avx2_vec_dot_q3_K(int64_t n, float *s, const void *w, const void *a) { q3k_dot(n, s, w, a, 0); }
 void hearth_avx2_vec_dot_q3_K_tiled(int64_t n, float *s, const void *w, const void *a) { q3k_dot(n, s, w, a, 1); }
 
-/* The 8 scales and 8 mins of a Q4_K/Q5_K block. */
-static inline void k4_scales(const uint8_t *packed, uint8_t sc[8], int8_t mn16[16]) {
-    for (int j = 0; j < 8; j++) {
-        uint8_t d, m;
-        hearth_get_scale_min_k4(j, packed, &d, &m);
-        sc[j]           = d;
-        mn16[2 * j]     = (int8_t)m; /* one min per group of 32 = two groups of 16 */
-        mn16[2 * j + 1] = (int8_t)m;
-    }
+/* The 8 scales (bytes 0..7) and 8 mins (bytes 8..15) of a Q4_K/Q5_K block in a register
+ * (hearth_get_scale_min_k4 for j = 0..7, four at a time). */
+static inline __m128i k4_scales_v(const uint8_t *packed) {
+    const uint32_t m1 = 0x3f3f3f3f, m2 = 0x0f0f0f0f, m3 = 0x03030303;
+    uint32_t       u[3];
+    memcpy(u, packed, 12);
+    return _mm_set_epi32((int)(((u[2] >> 4) & m2) | (((u[1] >> 6) & m3) << 4)), (int)(u[1] & m1),
+                         (int)((u[2] & m2) | (((u[0] >> 6) & m3) << 4)), (int)(u[0] & m1));
 }
 
 static inline __attribute__((always_inline)) void q5k_dot(int64_t n, float *s, const void *w, const void *a,
@@ -124,10 +150,10 @@ static inline __attribute__((always_inline)) void q5k_dot(int64_t n, float *s, c
     __m256            acc  = _mm256_setzero_ps();
     float             mins = 0, tacc = 0;
     for (int64_t i = 0; i < nb; i++) {
-        uint8_t sc[8];
-        int8_t  mn[16];
-        k4_scales(x[i].scales, sc, mn);
-        const int imin = bsums_dot16(y[i].bsums, mn);
+        const __m128i smv  = k4_scales_v(x[i].scales);
+        const __m128i mn8  = _mm_unpackhi_epi64(smv, smv);
+        const int     imin = bsums_dot16(y[i].bsums, _mm_unpacklo_epi8(mn8, mn8)); /* one min per two groups of 16 */
+        const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(smv)); /* scale j in lanes j, 8 + j */
         if (!tiled) mins += avx2_half(x[i].dmin) * y[i].d * (float)imin;
         const __m256i qh   = _mm256_loadu_si256((const __m256i *)x[i].qh);
         __m256i       sumi = _mm256_setzero_si256();
@@ -140,8 +166,8 @@ static inline __attribute__((always_inline)) void q5k_dot(int64_t n, float *s, c
             const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q4, 4), m4), hh);
             const __m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
             const __m256i ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(pl, _mm256_set1_epi16(sc[2 * j])));
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(ph, _mm256_set1_epi16(sc[2 * j + 1])));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(pl, scale_pair_v(sc16, 2 * j, 2 * j)));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(ph, scale_pair_v(sc16, 2 * j + 1, 2 * j + 1)));
             q8 += 64;
         }
         if (tiled) tacc = tiled_step(tacc, avx2_half(x[i].d), avx2_half(x[i].dmin), avx2_hsum_epi32(sumi), imin, y[i].d);
