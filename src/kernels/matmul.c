@@ -103,7 +103,20 @@ static void mm_dot_task(void *arg, int ith, int nth) {
             }
             int64_t t = 0;
             for (int64_t g = 0; g < jb->n_seg; g++) {
-                const int64_t            te   = t + jb->seg_len[g];
+                int64_t te = t + jb->seg_len[g];
+                if (jb->seg_len[g] == 1 && j->rows[0]) {
+                    /* lone tokens of several sequences (batched decode) side by side: one call of
+                     * the rows kernel (each token gets vec_dot's bits; the kernel may share the
+                     * weight unpacking between them) */
+                    while (g + 1 < jb->n_seg && jb->seg_len[g + 1] == 1) {
+                        g++;
+                        te++;
+                    }
+                    j->rows[0](cols, j->Y + t * rows + rb, (size_t)rows, wd + (size_t)rb * W->row_bytes, W->row_bytes,
+                               re - rb, jb->A + (size_t)t * jb->a_row, jb->a_row, te - t);
+                    t = te;
+                    continue;
+                }
                 if (j->multi && te - t >= 2) {
                     j->multi(cols, j->Y + t * rows + rb, (size_t)rows, wd + (size_t)rb * W->row_bytes, W->row_bytes,
                              re - rb, jb->A + (size_t)t * jb->a_row, jb->a_row, te - t);
