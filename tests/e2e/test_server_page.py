@@ -41,19 +41,28 @@ def test_chat_page_streams_a_reply(hearth, smollm2):
         key.send_keys("page-key")
         drv.execute_script("arguments[0].dispatchEvent(new Event('change'))", key)
         drv.find_element(By.ID, "input").send_keys("What is the capital of France?")
+        # streamed: the page records, after every change of the document, the reply's text while
+        # it is not yet complete (a MutationObserver: polling from here missed short, fast replies)
+        drv.execute_script("""
+            window.partials = [];
+            new MutationObserver(() => {
+                const m = document.querySelectorAll('.msg.assistant');
+                const last = m[m.length - 1];
+                if (last && last.textContent && !last.dataset.done) window.partials.push(last.textContent);
+            }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+        """)
         drv.find_element(By.ID, "send").click()
-        # streamed: text appears before the reply is complete, then it completes
-        partial_seen, t0 = False, time.time()
+        t0 = time.time()
         while time.time() - t0 < 180:
             msgs = drv.find_elements(By.CSS_SELECTOR, ".msg.assistant")
-            if msgs:
-                txt, done = msgs[-1].text, msgs[-1].get_attribute("data-done")
-                if txt and not done:
-                    partial_seen = True
-                if done:
-                    break
-            time.sleep(0.02)
+            if msgs and msgs[-1].get_attribute("data-done"):
+                break
+            time.sleep(0.05)
         msg = drv.find_elements(By.CSS_SELECTOR, ".msg.assistant")[-1]
+        final = drv.execute_script("const m = document.querySelectorAll('.msg.assistant'); return m[m.length - 1].textContent;")
+        # in pieces: some text was shown that was a shorter beginning of the final reply
+        partial_seen = any(p and len(p) < len(final) and final.startswith(p)
+                           for p in drv.execute_script("return window.partials;"))
         art = os.environ.get("HEARTH_ARTIFACTS", os.path.join(ROOT, BUILD, "artifacts"))
         os.makedirs(art, exist_ok=True)
         drv.save_screenshot(os.path.join(art, "chat_page.png"))

@@ -263,7 +263,8 @@ INLINE void tile32(const int kind, const int R, const int C, int64_t nb, float *
 /* dx[i * P8_ROWS + r]: the scale of block i of row r (r < nr <= P8_ROWS) as a float. */
 INLINE void p8_row_scales(const int kind, int64_t nb, const uint8_t *w, size_t ws, int64_t nr, float *dx) {
     for (int64_t r = 0; r < nr; r++)
-        for (int64_t i = 0; i < nb; i++) dx[i * P8_ROWS + r] = avx2_half(load16(w + (size_t)r * ws + (size_t)i * WBYTES(kind)));
+        for (int64_t i = 0; i < nb; i++)
+            dx[i * P8_ROWS + r] = avx2_half(load16(w + (size_t)r * ws + (size_t)i * WBYTES(kind)));
 }
 
 /* For C tokens: dy[i * 8 + c], the scale of block i of token c as a float (0 for c >= C), and
@@ -313,8 +314,8 @@ INLINE void p8_rows(const int kind, const int C, int64_t nb, float *s, size_t ss
 /* Tokens in groups of 8, a rest of 9 to 15 as two groups (the first of 5 to 8), a last group of
  * 4 to 7 as it is, against nr rows of Q8_0 / Q5_0 (nb <= P8_MAX_NB), P8_ROWS rows at a time;
  * returns the tokens done (a rest below P8_MIN_TOK is left to tile32). */
-INLINE int64_t p8_gemm(const int kind, int64_t nb, float *s, size_t ss, const uint8_t *w, size_t ws, int64_t nr, const uint8_t *a,
-                       size_t as, int64_t nc) {
+INLINE int64_t p8_gemm(const int kind, int64_t nb, float *s, size_t ss, const uint8_t *w, size_t ws, int64_t nr,
+                       const uint8_t *a, size_t as, int64_t nc) {
     __m256i            yq[8 * P8_MAX_NB];
     _Alignas(32) float dy[8 * P8_MAX_NB];
     _Alignas(32) float dx[P8_ROWS * P8_MAX_NB];
@@ -365,11 +366,13 @@ INLINE void tm_row(const int kind, const int C, int64_t nb, float *s, size_t ss,
     const size_t  wb   = WBYTES(kind);
     const __m256i ones = _mm256_set1_epi16(1);
     __m256        summ = _mm256_setzero_ps();
-    for (size_t o = 0; o < (size_t)nb * wb; o += 64) _mm_prefetch((const char *)w + (size_t)PF_ROWS * ws + o, _MM_HINT_T0);
+    for (size_t o = 0; o < (size_t)nb * wb; o += 64)
+        _mm_prefetch((const char *)w + (size_t)PF_ROWS * ws + o, _MM_HINT_T0);
     for (int64_t i = 0; i < nb; i++) {
         const __m128 dm = half2_at(w + (size_t)i * wb);
         _mm256_store_ps(sc + i * 8, _mm256_mul_ps(_mm256_broadcastss_ps(dm), _mm256_load_ps(dy + i * 8)));
-        summ = _mm256_add_ps(summ, _mm256_mul_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(dm)), _mm256_load_ps(sy + i * 8)));
+        const __m256 mx = _mm256_broadcastss_ps(_mm_movehdup_ps(dm));
+        summ            = _mm256_add_ps(summ, _mm256_mul_ps(mx, _mm256_load_ps(sy + i * 8)));
     }
     __m256 acc[8];
 #pragma GCC unroll 8

@@ -204,7 +204,8 @@ static inline int64_t wsum_chunk(int64_t d, int64_t align) {
  * between chunks; then the same reduction. */
 static void wsum8_cols(float *out, const float *p, const uint16_t *v, int64_t v_stride, int64_t ring, int64_t j0,
                        int64_t n, int64_t d, float *acc) {
-    const int64_t b0 = j0 & ~(int64_t)7, end = j0 + n, ch = wsum_chunk(d, 8); /* first cell of the first aligned block */
+    /* b0: the first cell of the first aligned block */
+    const int64_t b0 = j0 & ~(int64_t)7, end = j0 + n, ch = wsum_chunk(d, 8);
     for (int64_t cs = b0; cs < end; cs += ch) {
         const int64_t ce = cs + ch < end ? cs + ch : end;
         for (int64_t c = 0; c < d; c += 8) {
@@ -239,7 +240,8 @@ static void wsum8_cols(float *out, const float *p, const uint16_t *v, int64_t v_
 static inline __m256 reduce32_v(const __m256 *a) {
     __m256 s[8];
 #pragma GCC unroll 8
-    for (int l = 0; l < 8; l++) s[l] = _mm256_add_ps(_mm256_add_ps(a[l], a[16 + l]), _mm256_add_ps(a[8 + l], a[24 + l]));
+    for (int l = 0; l < 8; l++)
+        s[l] = _mm256_add_ps(_mm256_add_ps(a[l], a[16 + l]), _mm256_add_ps(a[8 + l], a[24 + l]));
     const __m256 t0 = _mm256_add_ps(s[0], s[4]), t1 = _mm256_add_ps(s[1], s[5]);
     const __m256 t2 = _mm256_add_ps(s[2], s[6]), t3 = _mm256_add_ps(s[3], s[7]);
     return _mm256_add_ps(_mm256_add_ps(t0, t1), _mm256_add_ps(t2, t3));
