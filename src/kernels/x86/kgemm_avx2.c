@@ -164,9 +164,7 @@ INLINE __m256i q6k_block(const block_q6_K *x, const block_q8_K *y) {
 /* Decode reads a Q6_K row after the other, one linear stream: the lines this many bytes ahead are
  * fetched with each super-block (GEMV of 64 x 2048 x 2048 from memory, 1 / 2 threads: 17.1 /
  * 10.4 ms without, 13.4 / 9.1 with 4 KiB; 1 and 2 KiB less, 8 KiB no better). */
-#ifndef Q6_PF
 #define Q6_PF 4096
-#endif
 /* R (1..4) Q6_K rows against one Q8_K row. */
 INLINE void q6k_rows(const int R, int64_t nb, float *s, const uint8_t *w, size_t ws, const block_q8_K *y) {
     __m256 acc[4];
@@ -176,19 +174,12 @@ INLINE void q6k_rows(const int R, int64_t nb, float *s, const uint8_t *w, size_t
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
             const block_q6_K *x = (const block_q6_K *)(w + (size_t)r * ws) + i;
-            if (R > 1) {
-                const char *p = (const char *)x + (size_t)R * ws;
-                _mm_prefetch(p, _MM_HINT_T0);
-                _mm_prefetch(p + 64, _MM_HINT_T0);
-                _mm_prefetch(p + 128, _MM_HINT_T0);
-                _mm_prefetch(p + 192, _MM_HINT_T0);
-            } else {
-                const char *p = (const char *)x + Q6_PF;
-                _mm_prefetch(p, _MM_HINT_T0);
-                _mm_prefetch(p + 64, _MM_HINT_T0);
-                _mm_prefetch(p + 128, _MM_HINT_T0);
-                _mm_prefetch(p + 192, _MM_HINT_T0);
-            }
+            /* 4 rows: the same block R rows on; 1 row: Q6_PF bytes on in the stream */
+            const char *p = (const char *)x + (R > 1 ? (size_t)R * ws : (size_t)Q6_PF);
+            _mm_prefetch(p, _MM_HINT_T0);
+            _mm_prefetch(p + 64, _MM_HINT_T0);
+            _mm_prefetch(p + 128, _MM_HINT_T0);
+            _mm_prefetch(p + 192, _MM_HINT_T0);
             const __m256i sumi = q6k_block(x, &y[i]);
             acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(avx2_half(x->d) * y[i].d), _mm256_cvtepi32_ps(sumi), acc[r]);
         }

@@ -197,6 +197,25 @@ static inline int64_t wsum_chunk(int64_t d, int64_t align) {
     return ch > align ? ch : align;
 }
 
+/* For the blocks of 8 cells k = k0, k0 + step, ... below ke (k0 aligned on 8): a[l] += p[j] *
+ * V[j][c..c+7] for the cell j = k + l - j0 of each block that lies in [0, n), in cell order
+ * (the FMAs of lane l of wsum_f16_ref's general loop). */
+static inline __attribute__((always_inline)) void wsum_blocks8(__m256 a[8], const float *p, const uint16_t *v,
+                                                               int64_t v_stride, int64_t ring, int64_t j0, int64_t n,
+                                                               int64_t c, int64_t k0, int64_t ke, int64_t step) {
+    for (int64_t k = k0; k < ke; k += step) {
+        const int64_t r0   = ring ? k % ring : k - j0; /* row of cell k (may lie before j0) */
+        const bool    full = k >= j0 && k + 8 <= j0 + n && (!ring || r0 + 8 <= ring);
+#pragma GCC unroll 8
+        for (int l = 0; l < 8; l++) {
+            const int64_t j = k + l - j0;
+            if (!full && (j < 0 || j >= n)) continue;
+            const uint16_t *row = v + (full ? r0 + l : ring ? (j0 + j) % ring : j) * v_stride + c;
+            a[l] = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), LDH(row), a[l]);
+        }
+    }
+}
+
 /* wsum_f16_ref with 8 lanes, d a multiple of 8: the cells in chunks (aligned on the absolute
  * cell index, as the lanes are); per chunk, 8 columns at a time, the 8 lanes' accumulators in
  * registers over the chunk's cells (each element gets the same FMAs in the same order as in
@@ -212,17 +231,7 @@ static void wsum8_cols(float *out, const float *p, const uint16_t *v, int64_t v_
             __m256 a[8];
 #pragma GCC unroll 8
             for (int l = 0; l < 8; l++) a[l] = cs == b0 ? _mm256_setzero_ps() : _mm256_loadu_ps(acc + l * d + c);
-            for (int64_t k = cs; k < ce; k += 8) {
-                const int64_t r0 = ring ? k % ring : k - j0; /* row of cell k (may lie before j0) */
-                const bool    full = k >= j0 && k + 8 <= end && (!ring || r0 + 8 <= ring);
-#pragma GCC unroll 8
-                for (int l = 0; l < 8; l++) {
-                    const int64_t j = k + l - j0;
-                    if (!full && (j < 0 || j >= n)) continue;
-                    const uint16_t *row = v + (full ? r0 + l : ring ? (j0 + j) % ring : j) * v_stride + c;
-                    a[l] = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), LDH(row), a[l]);
-                }
-            }
+            wsum_blocks8(a, p, v, v_stride, ring, j0, n, c, cs, ce, 8);
             if (ce < end) {
 #pragma GCC unroll 8
                 for (int l = 0; l < 8; l++) _mm256_storeu_ps(acc + l * d + c, a[l]);
@@ -266,17 +275,7 @@ static void wsum32_cols(float *out, const float *p, const uint16_t *v, int64_t v
 #pragma GCC unroll 8
                 for (int l = 0; l < 8; l++)
                     a[l] = cs == b0 ? _mm256_setzero_ps() : _mm256_loadu_ps(acc + (8 * g + l) * d + c);
-                for (int64_t k = cs + 8 * g; k < ce; k += 32) {
-                    const int64_t r0   = ring ? k % ring : k - j0; /* row of cell k (may lie before j0) */
-                    const bool    full = k >= j0 && k + 8 <= end && (!ring || r0 + 8 <= ring);
-#pragma GCC unroll 8
-                    for (int l = 0; l < 8; l++) {
-                        const int64_t j = k + l - j0;
-                        if (!full && (j < 0 || j >= n)) continue;
-                        const uint16_t *row = v + (full ? r0 + l : ring ? (j0 + j) % ring : j) * v_stride + c;
-                        a[l] = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), LDH(row), a[l]);
-                    }
-                }
+                wsum_blocks8(a, p, v, v_stride, ring, j0, n, c, cs + 8 * g, ce, 32);
 #pragma GCC unroll 8
                 for (int l = 0; l < 8; l++) {
                     if (single) buf[8 * g + l] = a[l];
