@@ -127,6 +127,10 @@ void  hearth_avx2_ops_axpy_f16(float *y, float s, const uint16_t *x, int64_t n);
 /* The reference-order ops of ops.h (ops_*_ref), same bits; silu_mul_ref8 does only the first
  * n & ~7 values (the caller does the scalar tail); rope_apply is ops_rope_apply's loop. */
 float hearth_avx2_ops_dot_f16_ref(const float *a, const uint16_t *b, int64_t n, int lanes);
+void  hearth_avx2_ops_kq_ref8(float *s, int64_t ss, const float *k, int64_t n0, const float *q, int64_t nq, int64_t d,
+                              float scale);
+void  hearth_avx2_ops_f16_to_f32_cols(const uint16_t *x, int64_t x_stride, int64_t n_rows, int64_t d, float *y,
+                                      int64_t ld);
 void  hearth_avx2_ops_dot_f16_ref_rows(float *out, const float *a, const uint16_t *b, int64_t stride, int64_t ring,
                                        int64_t j0, int64_t n_rows, int64_t n, int lanes, float scale);
 float hearth_avx2_ops_softmax_ref(float *x, int64_t n, int64_t j0);

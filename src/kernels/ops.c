@@ -9,6 +9,8 @@
 
 #include "kernels/kernels_impl.h"
 
+#include "core/core.h"
+
 #include <math.h>
 #include <pthread.h>
 #include <string.h>
@@ -106,6 +108,29 @@ void ops_f16_to_f32(const uint16_t *x, float *y, int64_t n) {
     }
 #endif
     for (int64_t i = 0; i < n; i++) y[i] = f16_table[x[i]];
+}
+
+void ops_f16_to_f32_cols(const uint16_t *x, int64_t x_stride, int64_t n_rows, int64_t d, float *y, int64_t ld) {
+    tables_ready();
+#if defined(__x86_64__)
+    if (use_avx2) {
+        hearth_avx2_ops_f16_to_f32_cols(x, x_stride, n_rows, d, y, ld);
+        return;
+    }
+#endif
+    for (int64_t j = 0; j < n_rows; j++)
+        for (int64_t c = 0; c < d; c++) y[c * ld + j] = f16_table[x[j * x_stride + c]];
+}
+
+bool ops_gemm_ref8_available(void) {
+    return hearth_kernels_multi(HEARTH_TYPE_F16) && hearth_kernels_multi(HEARTH_TYPE_F32);
+}
+
+void ops_gemm_ref8(bool f32, int64_t n, float *s, size_t ss, const void *w, size_t ws, int64_t nr, const void *a,
+                   size_t as, int64_t nc) {
+    const hearth_gemm_fn k = hearth_kernels_multi(f32 ? HEARTH_TYPE_F32 : HEARTH_TYPE_F16);
+    HEARTH_ASSERT(k && n % 8 == 0);
+    k(n, s, ss, w, ws, nr, a, as, nc);
 }
 
 void ops_round_f16(const float *x, float *y, int64_t n) {
@@ -302,6 +327,22 @@ float ops_dot_f16_ref(const float *a, const uint16_t *b, int64_t n, int lanes) {
     double sum = lanes == 8 ? hsum8(acc) : reduce32(acc);
     for (int64_t i = np; i < n; i++) sum += (double)(a[i] * f16_table[b[i]]);
     return (float)sum;
+}
+
+void ops_kq_ref8(float *s, int64_t ss, const float *k, int64_t n0, const float *q, int64_t nq, int64_t d, float scale) {
+    tables_ready();
+#if defined(__x86_64__)
+    if (use_avx2) {
+        hearth_avx2_ops_kq_ref8(s, ss, k, n0, q, nq, d, scale);
+        return;
+    }
+#endif
+    for (int64_t t = 0; t < nq; t++)
+        for (int64_t r = 0; r < ((n0 + t + 7) & ~(int64_t)7); r++) {
+            float acc[8] = { 0 };
+            for (int64_t i = 0; i < d; i++) acc[i % 8] = fmaf(k[r * d + i], q[t * d + i], acc[i % 8]);
+            s[t * ss + r] = hsum8(acc) * scale;
+        }
 }
 
 void ops_dot_f16_ref_rows(float *out, const float *a, const uint16_t *b, int64_t stride, int64_t ring, int64_t j0,

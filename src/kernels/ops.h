@@ -50,6 +50,8 @@ float ops_dot(const float *a, const float *b, int64_t n);
 /* f16 <-> f32 over arrays (table-driven decode; round-to-nearest-even encode). */
 void ops_f32_to_f16(const float *x, uint16_t *y, int64_t n);
 void ops_f16_to_f32(const uint16_t *x, float *y, int64_t n);
+/* Transposed: y[c * ld + j] = f32(x[j * x_stride + c]) for j < n_rows, c < d. */
+void ops_f16_to_f32_cols(const uint16_t *x, int64_t x_stride, int64_t n_rows, int64_t d, float *y, int64_t ld);
 /* y[i] = f32(f16(x[i])): rounds to F16 precision (x and y may alias). */
 void ops_round_f16(const float *x, float *y, int64_t n);
 /* sum_i a[i] * f16(b[i]) and y[i] += s * f16(x[i]). */
@@ -67,6 +69,19 @@ float ops_dot_f16_ref(const float *a, const uint16_t *b, int64_t n, int lanes);
  * b + ((j0 + i) % ring) * stride (ring > 0) or b + i * stride (ring 0). */
 void ops_dot_f16_ref_rows(float *out, const float *a, const uint16_t *b, int64_t stride, int64_t ring, int64_t j0,
                           int64_t n_rows, int64_t n, int lanes, float scale);
+/* The reference's prompt GEMM over rows of F16 (f32 false) or F32 (true) values, both operands
+ * of that type: s[t * ss + r] = sum_i w_r[i] * a_t[i] with 8 FMA lanes (element i in lane i %
+ * 8), then a horizontal sum, for r < nr and t < nc; w_r = w + r * ws bytes, a_t = a + t * as
+ * bytes, n a multiple of 8.  Per (r, t) the bits of ops_dot_f16_ref with 8 lanes.  Only where
+ * ops_gemm_ref8_available() (a vector kernel; the kernel table is not "ref"). */
+bool ops_gemm_ref8_available(void);
+void ops_gemm_ref8(bool f32, int64_t n, float *s, size_t ss, const void *w, size_t ws, int64_t nr, const void *a,
+                   size_t as, int64_t nc);
+/* Causal K·Q over F32 rows of d values (d a multiple of 8): s[t * ss + r] = scale *
+ * (8-lane dot of k row r and q row t, then a horizontal sum: ops_dot_f16_ref's bits with 8
+ * lanes) for t < nq and r < n0 + t; rows up to the next multiple of 8 may be written too (k
+ * holds that many rows, of stride d; q rows of stride d). */
+void ops_kq_ref8(float *s, int64_t ss, const float *k, int64_t n0, const float *q, int64_t nq, int64_t d, float scale);
 /* Softmax over the n cells j0..j0+n-1 of a row the reference pads with -inf: exp sums in
  * blocks of 8 aligned on the absolute cell index.  Returns the sum. */
 float ops_softmax_ref(float *x, int64_t n, int64_t j0);

@@ -37,6 +37,14 @@ struct model_state {
     float *rope_l;  /* (B, n_rot) cos/sin for sliding-window layers */
     float *att_scratch; /* (n_threads, n_ctx + head_dim) scores and accumulator per thread */
     void  *mm_scratch;  /* activations converted for the matmul */
+    /* prompt attention in tiles (attn_tile): per thread tile_floats of scratch; a tile holds
+     * tile_q tokens of each query head of one KV head against up to tile_cells cells (0: no
+     * tiles); per layer the blocks of tokens that go through tiles */
+    float   *att_tile;
+    size_t   tile_floats;
+    int64_t  tile_cells, tile_q;
+    int64_t *att_blk;   /* (2 B) first token and token count of each block */
+    uint8_t *att_tiled; /* (B) token attended in a tile */
     /* the batch being run: per token its sequence and position; rows that get logits */
     int32_t *b_seq, *b_pos; /* (B) */
     int64_t *seg_len;       /* (B) runs of consecutive tokens of one sequence, for the matmuls */
@@ -56,6 +64,11 @@ struct model_state {
 
 /* attention scratch per thread beyond the scores: q rounded to F16 (hd), 32 lanes of V sums (32 hd) */
 #define ATT_EXTRA(hd) ((size_t)(hd) * 33)
+
+/* Query rows per attention tile (tokens x query heads of one KV head), and the most cells a
+ * tile covers (longer spans go token by token). */
+#define ATT_TILE_QUERIES   128
+#define ATT_TILE_MAX_CELLS 4096
 
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 
@@ -121,6 +134,16 @@ hearth_status model_state_create(const model *m, int64_t n_ctx, int64_t n_batch,
     s->rope_g = hearth_malloc_array(B * (size_t)hp->n_rot, sizeof(float));
     s->rope_l = hearth_malloc_array(B * (size_t)hp->n_rot, sizeof(float));
     s->att_scratch = hearth_malloc_array((size_t)n_threads * ((size_t)n_ctx + ATT_EXTRA(hp->head_dim_v)), sizeof(float));
+    s->att_blk     = hearth_malloc_array(2 * B, sizeof(int64_t));
+    s->att_tiled   = hearth_calloc(B, 1);
+    if (n_batch >= 2 && hp->head_dim_k % 8 == 0 && hp->head_dim_k == hp->head_dim_v) {
+        const int64_t hd = hp->head_dim_k, group = hp->n_head / hp->n_head_kv;
+        s->tile_cells  = HEARTH_MIN((n_ctx + 7) & ~(int64_t)7, (int64_t)ATT_TILE_MAX_CELLS);
+        s->tile_q      = HEARTH_MAX((int64_t)1, (int64_t)ATT_TILE_QUERIES / group);
+        s->tile_floats = (size_t)(group * s->tile_q) * (size_t)(hd + s->tile_cells) + (size_t)hd * (size_t)s->tile_cells;
+        s->att_tile    = hearth_malloc_array((size_t)n_threads * s->tile_floats, sizeof(float));
+        if (!s->att_tile) s->tile_cells = 0;
+    }
     s->k_cache = hearth_malloc_array((size_t)kv_elems, sizeof(uint16_t));
     s->v_cache = hearth_malloc_array((size_t)kv_elems, sizeof(uint16_t));
     size_t mm = hearth_matmul_scratch_size(&m->output, n_batch);
@@ -133,7 +156,7 @@ hearth_status model_state_create(const model *m, int64_t n_ctx, int64_t n_batch,
     s->pool = n_threads > 1 ? hearth_threadpool_create(n_threads) : NULL;
     if (!s->x || !s->xn || !s->q || !s->k || !s->v || !s->att || !s->tmp || !s->gate || !s->up || !s->logits ||
         !s->rope_g || !s->rope_l || !s->att_scratch || !s->k_cache || !s->v_cache || !s->mm_scratch ||
-        !s->b_seq || !s->b_pos || !s->b_out || !s->seg_len ||
+        !s->b_seq || !s->b_pos || !s->b_out || !s->seg_len || !s->att_blk || !s->att_tiled ||
         (n_threads > 1 && !s->pool)) {
         model_state_free(s);
         return hearth_err(err, err_size, HEARTH_ERR_NOMEM, "out of memory for a context of %lld tokens",
@@ -148,6 +171,7 @@ void model_state_free(model_state *s) {
     hearth_threadpool_free(s->pool);
     free(s->x); free(s->xn); free(s->q); free(s->k); free(s->v); free(s->att); free(s->tmp);
     free(s->gate); free(s->up); free(s->logits); free(s->rope_g); free(s->rope_l); free(s->att_scratch);
+    free(s->att_tile); free(s->att_blk); free(s->att_tiled);
     free(s->mm_scratch); free(s->k_cache); free(s->v_cache);
     free(s->b_seq); free(s->b_pos); free(s->b_out); free(s->seg_len);
     free(s->cells); free(s->layer_off); free(s->lo_valid);
@@ -215,7 +239,89 @@ typedef struct attn_job {
     int64_t              il;          /* layer */
     int64_t              n_tok, window; /* window 0: full causal */
     float                kq_scale;      /* applied to K·Q (1 when Q was pre-scaled) */
+    int64_t              n_blk;         /* blocks of s->att_blk */
 } attn_job;
+
+/* The lowest position a token at pos attends to. */
+static int64_t attn_lo(int64_t pos, int64_t window) { return window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0; }
+
+/* Splits runs of 2+ tokens of one sequence at consecutive positions into blocks of up to
+ * tile_q tokens for attn_tile, where the block's cells fit a tile and do not wrap around a
+ * ring; marks their tokens.  Returns the number of blocks. */
+static int64_t attn_blocks(model_state *s, int64_t il, int64_t n, int64_t window) {
+    memset(s->att_tiled, 0, (size_t)n);
+    if (s->tile_cells == 0 || !ops_gemm_ref8_available()) return 0;
+    const int64_t cap = s->cells[il];
+    int64_t       nb  = 0;
+    for (int64_t t0 = 0, t1; t0 < n; t0 = t1) {
+        for (t1 = t0 + 1; t1 < n && s->b_seq[t1] == s->b_seq[t0] && s->b_pos[t1] == s->b_pos[t1 - 1] + 1; t1++) {}
+        if (t1 - t0 < 2) continue;
+        for (int64_t t = t0, m; t < t1; t += m) {
+            m = HEARTH_MIN(s->tile_q, t1 - t);
+            const int64_t e = s->b_pos[t] + m, b0 = attn_lo(s->b_pos[t], window) & ~(int64_t)7;
+            if (((e + 7) & ~(int64_t)7) - b0 > s->tile_cells || (e - 1) / cap != b0 / cap) continue;
+            s->att_blk[2 * nb]     = t;
+            s->att_blk[2 * nb + 1] = m;
+            nb++;
+            memset(s->att_tiled + t, 1, (size_t)m);
+        }
+    }
+    return nb;
+}
+
+/* Attention of nq tokens from t0 (one sequence, consecutive positions) for the query heads of
+ * KV head kvh, as matrix products over the cells b0..e-1 (b0 the first token's lowest cell
+ * rounded down to 8, e one past the last token's): the K rows converted to F32 once, K·Q of
+ * every query against the cells up to its own (ops_kq_ref8), then per row the softmax and F16
+ * rounding over the token's own cells and zeros on the others, then V·P per head as a GEMM over
+ * V transposed to F32 (zeros outside the cells attended), each group of tokens only over the
+ * cells up to its last token's.  Per (token, head) these are the per-token path's operations
+ * in its order (8 lanes, its sums; the cells with p = 0 add nothing): the same bits, with each
+ * K and V row converted once per tile instead of once per query. */
+#define ATT_TILE_VP_TOKENS 24
+static void attn_tile(const attn_job *J, float *scr, int64_t t0, int64_t nq, int64_t kvh) {
+    const model_hparams *hp = J->hp;
+    model_state         *s  = J->s;
+    const int64_t hd = hp->head_dim_k, Dq = hp->n_head * hd, Dkv = hp->n_head_kv * hd;
+    const int64_t group = hp->n_head / hp->n_head_kv, ld = s->tile_cells;
+    const int64_t p0 = s->b_pos[t0], e = p0 + nq, lo0 = attn_lo(p0, J->window);
+    const int64_t b0 = lo0 & ~(int64_t)7, nc = ((e + 7) & ~(int64_t)7) - b0;
+    const int64_t cap = s->cells[J->il], row0 = b0 % cap; /* cells b0..e-1 in rows row0.. (no wrap) */
+    const uint16_t *kc = kv_layer(s, s->k_cache, s->b_seq[t0], J->il) + kvh * hd + (size_t)row0 * (size_t)Dkv;
+    const uint16_t *vc = kv_layer(s, s->v_cache, s->b_seq[t0], J->il) + kvh * hd + (size_t)row0 * (size_t)Dkv;
+    float *Q  = scr;                                     /* (group * nq, hd) queries rounded to F16 */
+    float *S  = Q + (size_t)(group * s->tile_q * hd);    /* (group * nq, ld) scores, then p */
+    float *KV = S + (size_t)(group * s->tile_q) * (size_t)ld; /* K rows (nc, hd), then V^T (hd, nc) */
+    for (int64_t g = 0; g < group; g++)
+        for (int64_t i = 0; i < nq; i++)
+            ops_round_f16(s->q + (t0 + i) * Dq + (kvh * group + g) * hd, Q + (g * nq + i) * hd, hd);
+    for (int64_t j = 0; j < e - b0; j++) ops_f16_to_f32(kc + (size_t)j * (size_t)Dkv, KV + j * hd, hd);
+    memset(KV + (e - b0) * hd, 0, (size_t)(nc - (e - b0)) * (size_t)hd * sizeof(float));
+    for (int64_t g = 0; g < group; g++)
+        ops_kq_ref8(S + g * nq * ld, ld, KV, p0 + 1 - b0, Q + g * nq * hd, nq, hd, J->kq_scale);
+    for (int64_t g = 0; g < group; g++)
+        for (int64_t i = 0; i < nq; i++) {
+            float        *row = S + (g * nq + i) * ld;
+            const int64_t pos = p0 + i, lo = attn_lo(pos, J->window), n = pos - lo + 1;
+            float        *x   = row + (lo - b0);
+            ops_softmax_ref(x, n, lo);
+            ops_round_f16(x, x, n);
+            memset(row, 0, (size_t)(lo - b0) * sizeof(float));
+            memset(x + n, 0, (size_t)(nc - (lo - b0) - n) * sizeof(float));
+        }
+    ops_f16_to_f32_cols(vc + (size_t)(lo0 - b0) * (size_t)Dkv, Dkv, e - lo0, hd, KV + (lo0 - b0), nc);
+    for (int64_t c = 0; c < hd; c++) {
+        memset(KV + c * nc, 0, (size_t)(lo0 - b0) * sizeof(float));
+        memset(KV + c * nc + (e - b0), 0, (size_t)(nc - (e - b0)) * sizeof(float));
+    }
+    for (int64_t g = 0; g < group; g++)
+        for (int64_t i = 0; i < nq; i += ATT_TILE_VP_TOKENS) {
+            const int64_t m = HEARTH_MIN((int64_t)ATT_TILE_VP_TOKENS, nq - i);
+            const int64_t n = ((p0 + i + m + 7) & ~(int64_t)7) - b0; /* cells up to the last token's */
+            ops_gemm_ref8(true, n, s->att + (t0 + i) * Dq + (kvh * group + g) * hd, (size_t)Dq, KV, (size_t)nc * 4, hd,
+                          S + (g * nq + i) * ld, (size_t)ld * 4, m);
+        }
+}
 
 /* Token t (of sequence b_seq[t], at position b_pos[t]) attends to positions lo..pos of its
  * own sequence's cache. */
@@ -227,8 +333,13 @@ static void attn_task(void *arg, int ith, int nth) {
     const int64_t group = hp->n_head / hp->n_head_kv;
     float *scores = s->att_scratch + (size_t)ith * (size_t)(s->n_ctx + ATT_EXTRA(hp->head_dim_v));
     float *q      = scores + s->n_ctx;   /* (hd) */
+    for (int64_t item = ith; item < J->n_blk * hp->n_head_kv; item += nth) {
+        const int64_t *b = s->att_blk + 2 * (item / hp->n_head_kv);
+        attn_tile(J, s->att_tile + (size_t)ith * s->tile_floats, b[0], b[1], item % hp->n_head_kv);
+    }
     for (int64_t item = ith; item < J->n_tok * hp->n_head; item += nth) {
         const int64_t t = item / hp->n_head, h = item % hp->n_head, kvh = h / group;
+        if (s->att_tiled[t]) continue;
         const int64_t pos = s->b_pos[t];
         const int64_t lo  = J->window > 0 && pos - J->window + 1 > 0 ? pos - J->window + 1 : 0;
         const uint16_t *kc = kv_layer(s, s->k_cache, s->b_seq[t], J->il);
@@ -352,6 +463,7 @@ static void forward_core(const model *m, model_state *s, const int32_t *tokens, 
         cache_write(s, il, n, Dkv);
         attn_job job = { .hp = hp, .s = s, .il = il, .n_tok = n, .window = swa ? hp->n_swa : 0,
                          .kq_scale = ai->q_prescale ? 1.0f : hp->attn_scale };
+        job.n_blk = attn_blocks(s, il, n, job.window);
         hearth_threadpool_run(pool, attn_task, &job);
 
         /* 5. output projection, gemma's post-norm, residual */

@@ -223,6 +223,51 @@ static void test_ref_ops_simd_vs_scalar(void) {
     CHECKF(bad == 0, "%d mismatches", bad);
 }
 
+/* The prompt attention tiles' ops against the per-token ops they replace, bit for bit: K·Q
+ * over F32 rows (ops_kq_ref8) against ops_dot_f16_ref with 8 lanes, and V·P as a GEMM over V
+ * transposed (ops_f16_to_f32_cols, then ops_gemm_ref8 with p zero outside the cells) against
+ * ops_wsum_f16_ref; with and without the vector kernels. */
+static void test_attention_tiles(void) {
+    enum { NC = 96, D = 72, NQ = 13 };
+    static uint16_t kv[NC * D];
+    static float    kf[NC * D], vt[D * NC], q[NQ * D], sc[NQ * NC], p[NC], out[D], ref[D], acc[32 * D];
+    unsigned        s = 5;
+    for (int i = 0; i < NC * D; i++) kv[i] = hearth_fp32_to_fp16(frand(&s) * 3.0f);
+    for (int i = 0; i < NQ * D; i++) q[i] = hearth_fp16_to_fp32(hearth_fp32_to_fp16(frand(&s)));
+    int bad = 0, n_kq = 0, n_vp = 0;
+    for (int simd = 0; simd < 2; simd++) {
+        ops_set_simd(simd != 0);
+        for (int d = 8; d <= D; d = d == 8 ? 64 : d + 8) { /* 8, 64, 72 */
+            for (int64_t j = 0; j < NC; j++) ops_f16_to_f32(kv + j * D, kf + j * d, d);
+            for (int64_t n0 = 1; n0 + NQ - 1 <= NC - 8; n0 += 29) {
+                for (int i = 0; i < NQ * NC; i++) sc[i] = -1.0f;
+                ops_kq_ref8(sc, NC, kf, n0, q, NQ, d, 0.125f);
+                for (int64_t t = 0; t < NQ; t++)
+                    for (int64_t r = 0; r < n0 + t; r++, n_kq++) {
+                        const float one = ops_dot_f16_ref(q + t * d, kv + r * D, d, 8) * 0.125f;
+                        bad += memcmp(&sc[t * NC + r], &one, 4) != 0;
+                    }
+            }
+            /* V transposed: each element once, exact */
+            ops_f16_to_f32_cols(kv, D, NC - 3, d, vt, NC);
+            for (int64_t j = 0; j < NC - 3; j++)
+                for (int64_t c = 0; c < d; c++) bad += vt[c * NC + j] != hearth_fp16_to_fp32(kv[j * D + c]);
+            if (!ops_gemm_ref8_available()) continue;
+            for (int64_t j0 = 0; j0 < 20; j0 += 3)
+                for (int64_t n = 1; j0 + n <= NC - 3; n += 11) {
+                    const int64_t b0 = j0 & ~(int64_t)7, nc = ((j0 + n + 7) & ~(int64_t)7) - b0;
+                    for (int64_t j = 0; j < nc; j++) p[j] = j + b0 >= j0 && j + b0 < j0 + n ? frand(&s) : 0.0f;
+                    ops_gemm_ref8(true, nc, out, 1, vt + b0, (size_t)NC * 4, d, p, 0, 1);
+                    ops_wsum_f16_ref(ref, p + (j0 - b0), kv + j0 * D, D, 0, j0, n, d, 8, acc);
+                    bad += memcmp(out, ref, (size_t)d * 4) != 0;
+                    n_vp++;
+                }
+        }
+    }
+    CHECKF(bad == 0 && n_kq > 0 && (n_vp > 0 || !ops_gemm_ref8_available()), "%d mismatches (%d K.Q, %d V.P)", bad,
+           n_kq, n_vp);
+}
+
 int main(void) {
     RUN(test_f16_matches_kernels);
     RUN(test_rmsnorm);
@@ -232,5 +277,6 @@ int main(void) {
     RUN(test_dot_axpy_f16);
     RUN(test_f16_arrays);
     RUN(test_ref_ops_simd_vs_scalar);
+    RUN(test_attention_tiles);
     return tap_done();
 }

@@ -23,6 +23,41 @@ void hearth_avx2_ops_f16_to_f32(const uint16_t *x, float *y, int64_t n) {
     for (; i < n; i++) y[i] = avx2_half(x[i]);
 }
 
+/* 8 x 8 blocks: 8 rows of 8 halves converted, transposed in registers, stored as 8 columns. */
+void hearth_avx2_ops_f16_to_f32_cols(const uint16_t *x, int64_t x_stride, int64_t n_rows, int64_t d, float *y,
+                                     int64_t ld) {
+    int64_t j = 0;
+    for (; j + 8 <= n_rows; j += 8) {
+        int64_t c = 0;
+        for (; c + 8 <= d; c += 8) {
+            __m256 r[8];
+#pragma GCC unroll 8
+            for (int k = 0; k < 8; k++) r[k] = LDH(x + (j + k) * x_stride + c);
+            const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+            const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+            const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+            const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+            const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+            const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+            const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+            const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+            float *o = y + c * ld + j;
+            _mm256_storeu_ps(o + 0 * ld, _mm256_permute2f128_ps(u0, u4, 0x20));
+            _mm256_storeu_ps(o + 1 * ld, _mm256_permute2f128_ps(u1, u5, 0x20));
+            _mm256_storeu_ps(o + 2 * ld, _mm256_permute2f128_ps(u2, u6, 0x20));
+            _mm256_storeu_ps(o + 3 * ld, _mm256_permute2f128_ps(u3, u7, 0x20));
+            _mm256_storeu_ps(o + 4 * ld, _mm256_permute2f128_ps(u0, u4, 0x31));
+            _mm256_storeu_ps(o + 5 * ld, _mm256_permute2f128_ps(u1, u5, 0x31));
+            _mm256_storeu_ps(o + 6 * ld, _mm256_permute2f128_ps(u2, u6, 0x31));
+            _mm256_storeu_ps(o + 7 * ld, _mm256_permute2f128_ps(u3, u7, 0x31));
+        }
+        for (; c < d; c++)
+            for (int k = 0; k < 8; k++) y[c * ld + j + k] = avx2_half(x[(j + k) * x_stride + c]);
+    }
+    for (; j < n_rows; j++)
+        for (int64_t c = 0; c < d; c++) y[c * ld + j] = avx2_half(x[j * x_stride + c]);
+}
+
 void hearth_avx2_ops_round_f16(const float *x, float *y, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
@@ -144,6 +179,47 @@ void hearth_avx2_ops_dot_f16_ref_rows(float *out, const float *a, const uint16_t
         }
     for (; i < n_rows; i++) out[i] = hearth_avx2_ops_dot_f16_ref(a, ROW(i), n, lanes) * scale;
 #undef ROW
+}
+
+/* hsum8_v of 8 vectors at once: [hsum8_v(u[0]), ..., hsum8_v(u[7])], each sum in its order
+ * (lo + hi lanes, then (0 + 2) and (1 + 3), then those two). */
+static inline __m256 hsum8x8_v(const __m256 u[8]) {
+    __m256 w[4];
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) /* [u_k lo + hi | u_k+4 lo + hi] */
+        w[k] = _mm256_add_ps(_mm256_permute2f128_ps(u[k], u[k + 4], 0x20), _mm256_permute2f128_ps(u[k], u[k + 4], 0x31));
+    const __m256 x0 = _mm256_add_ps(_mm256_shuffle_ps(w[0], w[1], 0x44), _mm256_shuffle_ps(w[0], w[1], 0xEE));
+    const __m256 x1 = _mm256_add_ps(_mm256_shuffle_ps(w[2], w[3], 0x44), _mm256_shuffle_ps(w[2], w[3], 0xEE));
+    return _mm256_hadd_ps(x0, x1);
+}
+
+/* ops_kq_ref8: blocks of 4 K rows (in L1) against the queries that see them, two at a time
+ * (4 x 2 sums: per 8 columns 6 loads for 8 FMAs), the 8 sums reduced together. */
+void hearth_avx2_ops_kq_ref8(float *s, int64_t ss, const float *k, int64_t n0, const float *q, int64_t nq, int64_t d,
+                             float scale) {
+    const __m256 vs = _mm256_set1_ps(scale);
+    for (int64_t r = 0; r < n0 + nq - 1; r += 4) {
+        const float *kr = k + r * d;
+        for (int64_t t = r + 1 - n0 > 0 ? r + 1 - n0 : 0; t < nq; t += 2) {
+            const bool   two = t + 1 < nq;
+            const float *q0 = q + t * d, *q1 = two ? q0 + d : q0;
+            __m256       a[8];
+#pragma GCC unroll 8
+            for (int l = 0; l < 8; l++) a[l] = _mm256_setzero_ps();
+            for (int64_t i = 0; i < d; i += 8) {
+                const __m256 x0 = _mm256_loadu_ps(q0 + i), x1 = _mm256_loadu_ps(q1 + i);
+#pragma GCC unroll 4
+                for (int l = 0; l < 4; l++) {
+                    const __m256 w = _mm256_loadu_ps(kr + l * d + i);
+                    a[l]           = _mm256_fmadd_ps(w, x0, a[l]);
+                    a[4 + l]       = _mm256_fmadd_ps(w, x1, a[4 + l]);
+                }
+            }
+            const __m256 v = _mm256_mul_ps(hsum8x8_v(a), vs); /* [t: rows r..r+3 | t + 1: rows r..r+3] */
+            _mm_storeu_ps(s + t * ss + r, _mm256_castps256_ps128(v));
+            if (two) _mm_storeu_ps(s + (t + 1) * ss + r, _mm256_extractf128_ps(v, 1));
+        }
+    }
 }
 
 float hearth_avx2_ops_softmax_ref(float *x, int64_t n, int64_t j0) {
