@@ -136,6 +136,9 @@ void  hearth_avx2_ops_dot_f16_ref_rows(float *out, const float *a, const uint16_
 float hearth_avx2_ops_softmax_ref(float *x, int64_t n, int64_t j0);
 void  hearth_avx2_ops_wsum_f16_ref(float *out, const float *p, const uint16_t *v, int64_t v_stride, int64_t ring, int64_t j0,
                                    int64_t n, int64_t d, int lanes, float *acc);
+/* ops_gelu_mul through the f16-indexed table (table: (1 << 16) + 2 entries, the last two
+ * padding for a 32-bit gather) */
+void  hearth_avx2_ops_gelu_mul(float *a, const float *b, int64_t n, const uint16_t *table);
 void  hearth_avx2_ops_silu_mul_ref8(float *a, const float *b, int64_t n);
 void  hearth_avx2_ops_rope_apply(int n_rot, int neox, float *x, int n_heads, int head_dim, const float *cs);
 

@@ -18,7 +18,8 @@
 /* ---- f16 <-> f32 ---------------------------------------------------------------------- */
 
 static float    f16_table[1 << 16];  /* f16 bits -> f32 */
-static uint16_t gelu_table[1 << 16]; /* f16 bits of x -> f16 bits of gelu(x) */
+/* f16 bits of x -> f16 bits of gelu(x); 2 entries of padding for a 32-bit gather of the last */
+static uint16_t gelu_table[(1 << 16) + 2];
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 static int            use_avx2;    /* the active kernel table is avx2: F16C versions of the f16 ops */
 
@@ -256,6 +257,12 @@ void ops_silu_mul(float *a, const float *b, int64_t n) {
 
 void ops_gelu_mul(float *a, const float *b, int64_t n) {
     tables_ready();
+#if defined(__x86_64__)
+    if (use_avx2) {
+        hearth_avx2_ops_gelu_mul(a, b, n, gelu_table);
+        return;
+    }
+#endif
     for (int64_t i = 0; i < n; i++) a[i] = gelu1(a[i]) * b[i];
 }
 

@@ -363,29 +363,85 @@ static void attn_task(void *arg, int ith, int nth) {
 
 /* ---- the forward pass -------------------------------------------------------------------- */
 
-static void add_bias(float *y, const float *b, int64_t n_tok, int64_t width) {
-    if (!b) return;
-    for (int64_t t = 0; t < n_tok; t++) ops_add(y + t * width, b, width);
-}
+/* ---- the per-token steps between the matmuls, split across threads by token ----------------
+ * Each stage does, for one token, every element-wise step between two matmuls (or the
+ * attention); a prompt's tokens are split across the pool in one pass per stage, a few tokens
+ * (decode) run on the caller.  Per token the same operations as in one loop: the same bits. */
 
-static void norm_rows(float *y, const float *x, const float *w, int64_t n_tok, int64_t width, float eps) {
-    for (int64_t t = 0; t < n_tok; t++) ops_rmsnorm(y + t * width, x + t * width, w, width, eps);
-}
+enum {
+    STAGE_ATTN_NORM, /* xn = norm(x) (the first layer) */
+    STAGE_QKV,       /* biases, per-head Q/K norms, RoPE, Q's prescale, K and V into the cache */
+    STAGE_POST_ATTN, /* post-attention norm, residual, FFN norm */
+    STAGE_ACT,       /* gate = act(gate) * up */
+    STAGE_POST_FFN,  /* post-FFN norm, residual, then the next layer's attention norm */
+};
 
-/* Appends K and V of tokens [0, n) of this layer to their sequences' caches.  A run of tokens
- * of one sequence at consecutive positions is converted in one call. */
-static void cache_write(model_state *s, int64_t il, int64_t n, int64_t Dkv) {
-    const int64_t cap = s->cells[il];
-    for (int64_t t0 = 0, t1; t0 < n; t0 = t1) {
-        for (t1 = t0 + 1; t1 < n && s->b_seq[t1] == s->b_seq[t0] && s->b_pos[t1] == s->b_pos[t1 - 1] + 1; t1++) {}
-        uint16_t *kc = kv_layer(s, s->k_cache, s->b_seq[t0], il), *vc = kv_layer(s, s->v_cache, s->b_seq[t0], il);
-        for (int64_t t = t0, m; t < t1; t += m) { /* the run in pieces that do not wrap around the ring */
-            const int64_t cell = s->b_pos[t] % cap;
-            m = HEARTH_MIN(t1 - t, cap - cell);
-            ops_f32_to_f16(s->k + t * Dkv, kc + (size_t)cell * (size_t)Dkv, m * Dkv);
-            ops_f32_to_f16(s->v + t * Dkv, vc + (size_t)cell * (size_t)Dkv, m * Dkv);
+/* Tokens of a pass from which the stages use the pool. */
+#define STAGE_POOL_MIN_TOKENS 8
+
+typedef struct stage_job {
+    const model       *m;
+    model_state       *s;
+    const model_layer *ly, *next; /* this layer; the next one (NULL: last) */
+    int64_t            il, n;
+    int                stage;
+    const ops_rope    *rope;
+} stage_job;
+
+static void stage_token(const stage_job *J, int64_t t) {
+    const model_hparams   *hp = &J->m->hp;
+    const model_arch_info *ai = J->m->info;
+    const model_layer     *ly = J->ly;
+    model_state           *s  = J->s;
+    const int64_t E = hp->n_embd, hd = hp->head_dim_k, Dq = hp->n_head * hd, Dkv = hp->n_head_kv * hd, F = hp->n_ff;
+    const float   eps = hp->norm_eps;
+    float *x = s->x + t * E, *xn = s->xn + t * E, *tmp = s->tmp + t * E;
+    switch (J->stage) {
+    case STAGE_ATTN_NORM: ops_rmsnorm(xn, x, ly->attn_norm, E, eps); break;
+    case STAGE_QKV: {
+        float *q = s->q + t * Dq, *k = s->k + t * Dkv, *v = s->v + t * Dkv;
+        if (ly->bq) ops_add(q, ly->bq, Dq);
+        if (ly->bk) ops_add(k, ly->bk, Dkv);
+        if (ly->bv) ops_add(v, ly->bv, Dkv);
+        if (ai->qk_norm) {
+            for (int64_t h = 0; h < hp->n_head; h++) ops_rmsnorm(q + h * hd, q + h * hd, ly->q_norm, hd, eps);
+            for (int64_t h = 0; h < hp->n_head_kv; h++) ops_rmsnorm(k + h * hd, k + h * hd, ly->k_norm, hd, eps);
         }
+        const float *cs = (hp->swa_layer[J->il] ? s->rope_l : s->rope_g) + t * hp->n_rot;
+        ops_rope_apply(J->rope, q, (int)hp->n_head, (int)hd, cs);
+        ops_rope_apply(J->rope, k, (int)hp->n_head_kv, (int)hd, cs);
+        if (ai->q_prescale) ops_scale(q, hp->attn_scale, Dq);
+        const size_t cell = (size_t)(s->b_pos[t] % s->cells[J->il]) * (size_t)Dkv;
+        ops_f32_to_f16(k, kv_layer(s, s->k_cache, s->b_seq[t], J->il) + cell, Dkv);
+        ops_f32_to_f16(v, kv_layer(s, s->v_cache, s->b_seq[t], J->il) + cell, Dkv);
+        break;
     }
+    case STAGE_POST_ATTN:
+        if (ly->post_attn_norm) ops_rmsnorm(tmp, tmp, ly->post_attn_norm, E, eps);
+        ops_add(x, tmp, E);
+        ops_rmsnorm(xn, x, ly->ffn_norm, E, eps);
+        break;
+    case STAGE_ACT:
+        if (ai->gelu) ops_gelu_mul(s->gate + t * F, s->up + t * F, F);
+        else ops_silu_mul_ref(s->gate + t * F, s->up + t * F, F);
+        break;
+    case STAGE_POST_FFN:
+        if (ly->post_ffn_norm) ops_rmsnorm(tmp, tmp, ly->post_ffn_norm, E, eps);
+        ops_add(x, tmp, E);
+        if (J->next) ops_rmsnorm(xn, x, J->next->attn_norm, E, eps);
+        break;
+    }
+}
+
+static void stage_task(void *arg, int ith, int nth) {
+    const stage_job *J = arg;
+    for (int64_t t = J->n * ith / nth; t < J->n * (ith + 1) / nth; t++) stage_token(J, t);
+}
+
+static void stage_run(stage_job *J, int stage) {
+    J->stage = stage;
+    if (J->s->pool && J->n >= STAGE_POOL_MIN_TOKENS) hearth_threadpool_run(J->s->pool, stage_task, J);
+    else stage_task(J, 0, 1);
 }
 
 /* Splits tokens idx[0..n) (NULL: 0..n) into runs of consecutive tokens of one sequence:
@@ -405,8 +461,7 @@ static int64_t seq_runs(model_state *s, const int64_t *idx, int64_t n) {
 static void forward_core(const model *m, model_state *s, const int32_t *tokens, int64_t n, int64_t n_out) {
     const model_hparams *hp = &m->hp;
     const model_arch_info *ai = m->info;
-    const int64_t E = hp->n_embd, hd = hp->head_dim_k, Dq = hp->n_head * hd, Dkv = hp->n_head_kv * hd;
-    const int64_t F = hp->n_ff;
+    const int64_t E = hp->n_embd;
     hearth_threadpool *pool = s->pool;
     void *scr = s->mm_scratch;
     /* The reference's float order for some weight types depends on how many tokens share a
@@ -432,35 +487,26 @@ static void forward_core(const model *m, model_state *s, const int32_t *tokens, 
         if (hp->n_swa > 0) ops_rope_cache(&rl, s->b_pos[t], s->rope_l + t * hp->n_rot);
     }
 
+    stage_job sj = { .m = m, .s = s, .ly = &m->layers[0], .n = n };
+    stage_run(&sj, STAGE_ATTN_NORM);
     for (int64_t il = 0; il < hp->n_layer; il++) {
         const model_layer *ly = &m->layers[il];
         const bool swa = hp->swa_layer[il];
+        sj.ly   = ly;
+        sj.next = il + 1 < hp->n_layer ? &m->layers[il + 1] : NULL;
+        sj.il   = il;
+        sj.rope = swa ? &rl : &rg;
 
-        /* 3. attention: norm, Q/K/V projections (+bias), per-head Q/K norm, RoPE */
-        norm_rows(s->xn, s->x, ly->attn_norm, n, E, hp->norm_eps);
+        /* 3. attention: (norm done) Q/K/V projections, then per token: biases, per-head Q/K
+         *    norm, RoPE, and K and V appended to the token's sequence's cache */
         {
             const hearth_mat *w[3] = { &ly->wq, &ly->wk, &ly->wv };
             float *const      y[3] = { s->q, s->k, s->v };
             hearth_matmul_multi(pool, w, y, 3, s->xn, n, scr, s->seg_len, n_seg);
         }
-        add_bias(s->q, ly->bq, n, Dq);
-        add_bias(s->k, ly->bk, n, Dkv);
-        add_bias(s->v, ly->bv, n, Dkv);
-        if (ai->qk_norm) {
-            norm_rows(s->q, s->q, ly->q_norm, n * hp->n_head, hd, hp->norm_eps);
-            norm_rows(s->k, s->k, ly->k_norm, n * hp->n_head_kv, hd, hp->norm_eps);
-        }
-        for (int64_t t = 0; t < n; t++) {
-            const float *cs = (swa ? s->rope_l : s->rope_g) + t * hp->n_rot;
-            const ops_rope *r = swa ? &rl : &rg;
-            ops_rope_apply(r, s->q + t * Dq, (int)hp->n_head, (int)hd, cs);
-            ops_rope_apply(r, s->k + t * Dkv, (int)hp->n_head_kv, (int)hd, cs);
-        }
-        if (ai->q_prescale) ops_scale(s->q, hp->attn_scale, n * Dq);
+        stage_run(&sj, STAGE_QKV);
 
-        /* 4. append K and V to the caches, then attend over positions 0..pos of the token's own
-         *    sequence (window on SWA layers) */
-        cache_write(s, il, n, Dkv);
+        /* 4. attend over positions 0..pos of the token's own sequence (window on SWA layers) */
         attn_job job = { .hp = hp, .s = s, .il = il, .n_tok = n, .window = swa ? hp->n_swa : 0,
                          .kq_scale = ai->q_prescale ? 1.0f : hp->attn_scale };
         job.n_blk = attn_blocks(s, il, n, job.window);
@@ -468,21 +514,18 @@ static void forward_core(const model *m, model_state *s, const int32_t *tokens, 
 
         /* 5. output projection, gemma's post-norm, residual */
         hearth_matmul_segs(pool, &ly->wo, s->att, s->tmp, n, scr, s->seg_len, n_seg);
-        if (ly->post_attn_norm) norm_rows(s->tmp, s->tmp, ly->post_attn_norm, n, E, hp->norm_eps);
-        ops_add(s->x, s->tmp, n * E);
+        stage_run(&sj, STAGE_POST_ATTN);
 
-        /* 6. gated feed-forward: down(act(gate(x)) * up(x)), post-norm, residual */
-        norm_rows(s->xn, s->x, ly->ffn_norm, n, E, hp->norm_eps);
+        /* 6. gated feed-forward: down(act(gate(x)) * up(x)), post-norm, residual (and the next
+         *    layer's attention norm) */
         {
             const hearth_mat *w[2] = { &ly->w_gate, &ly->w_up };
             float *const      y[2] = { s->gate, s->up };
             hearth_matmul_multi(pool, w, y, 2, s->xn, n, scr, s->seg_len, n_seg);
         }
-        if (ai->gelu) ops_gelu_mul(s->gate, s->up, n * F);
-        else for (int64_t t = 0; t < n; t++) ops_silu_mul_ref(s->gate + t * F, s->up + t * F, F);
+        stage_run(&sj, STAGE_ACT);
         hearth_matmul_segs(pool, &ly->w_down, s->gate, s->tmp, n, scr, s->seg_len, n_seg);
-        if (ly->post_ffn_norm) norm_rows(s->tmp, s->tmp, ly->post_ffn_norm, n, E, hp->norm_eps);
-        ops_add(s->x, s->tmp, n * E);
+        stage_run(&sj, STAGE_POST_FFN);
     }
 
     /* 7. final norm and output projection of the chosen tokens */

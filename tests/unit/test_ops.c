@@ -207,6 +207,14 @@ static void test_ref_ops_simd_vs_scalar(void) {
         ops_set_simd(true);
         ops_silu_mul_ref(gv, g, n);
         bad += memcmp(gs, gv, sizeof gs) != 0;
+        for (int i = 0; i < N; i++) gs[i] = gv[i] = x[i] * (i % 5 == 0 ? 1.5f : 0.1f); /* beyond +-10 too */
+        gs[0] = gv[0] = 10.0f;
+        gs[1] = gv[1] = -10.0f;
+        ops_set_simd(false);
+        ops_gelu_mul(gs, g, n);
+        ops_set_simd(true);
+        ops_gelu_mul(gv, g, n);
+        bad += memcmp(gs, gv, sizeof gs) != 0;
         for (int neox = 0; neox < 2; neox++) {
             ops_rope r = { .n_rot = 32, .neox = neox, .base = 10000.0f, .freq_scale = 1.0f };
             float    cs[32];

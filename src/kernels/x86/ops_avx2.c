@@ -58,6 +58,29 @@ void hearth_avx2_ops_f16_to_f32_cols(const uint16_t *x, int64_t x_stride, int64_
         for (int64_t c = 0; c < d; c++) y[c * ld + j] = avx2_half(x[j * x_stride + c]);
 }
 
+/* gelu(x) * b as ops.c's gelu1: 0 for x <= -10, x for x >= 10, else the table's F16 value at
+ * x's F16 bits (F16C's rounding is ops.c's f16_encode); 8 lookups by one gather. */
+void hearth_avx2_ops_gelu_mul(float *a, const float *b, int64_t n, const uint16_t *table) {
+    const __m256 lo = _mm256_set1_ps(-10.0f), hi = _mm256_set1_ps(10.0f);
+    int64_t      i  = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256  x = _mm256_loadu_ps(a + i);
+        const __m256i h = _mm256_cvtepu16_epi32(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT));
+        const __m256i g = _mm256_i32gather_epi32((const int *)table, h, 2); /* table[h] in the low half */
+        const __m128i g16 = _mm_packus_epi32(_mm256_castsi256_si128(_mm256_and_si256(g, _mm256_set1_epi32(0xffff))),
+                                             _mm256_extracti128_si256(_mm256_and_si256(g, _mm256_set1_epi32(0xffff)), 1));
+        __m256 y = _mm256_cvtph_ps(g16);
+        y        = _mm256_blendv_ps(y, x, _mm256_cmp_ps(x, hi, _CMP_GE_OQ));
+        y        = _mm256_andnot_ps(_mm256_cmp_ps(x, lo, _CMP_LE_OQ), y);
+        _mm256_storeu_ps(a + i, _mm256_mul_ps(y, _mm256_loadu_ps(b + i)));
+    }
+    for (; i < n; i++) {
+        const float x = a[i];
+        const float y = x <= -10.0f ? 0.0f : x >= 10.0f ? x : avx2_half(table[(uint16_t)_cvtss_sh(x, _MM_FROUND_TO_NEAREST_INT)]);
+        a[i]          = y * b[i];
+    }
+}
+
 void hearth_avx2_ops_round_f16(const float *x, float *y, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
