@@ -123,13 +123,11 @@ void ops_f16_to_f32_cols(const uint16_t *x, int64_t x_stride, int64_t n_rows, in
         for (int64_t c = 0; c < d; c++) y[c * ld + j] = f16_table[x[j * x_stride + c]];
 }
 
-bool ops_gemm_ref8_available(void) {
-    return hearth_kernels_multi(HEARTH_TYPE_F16) && hearth_kernels_multi(HEARTH_TYPE_F32);
-}
+bool ops_gemm_ref8_available(void) { return hearth_kernels_multi(HEARTH_TYPE_F32) != NULL; }
 
-void ops_gemm_ref8(bool f32, int64_t n, float *s, size_t ss, const void *w, size_t ws, int64_t nr, const void *a,
-                   size_t as, int64_t nc) {
-    const hearth_gemm_fn k = hearth_kernels_multi(f32 ? HEARTH_TYPE_F32 : HEARTH_TYPE_F16);
+void ops_gemm_ref8(int64_t n, float *s, size_t ss, const void *w, size_t ws, int64_t nr, const void *a, size_t as,
+                   int64_t nc) {
+    const hearth_gemm_fn k = hearth_kernels_multi(HEARTH_TYPE_F32);
     HEARTH_ASSERT(k && n % 8 == 0);
     k(n, s, ss, w, ws, nr, a, as, nc);
 }

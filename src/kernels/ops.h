@@ -69,13 +69,13 @@ float ops_dot_f16_ref(const float *a, const uint16_t *b, int64_t n, int lanes);
  * b + ((j0 + i) % ring) * stride (ring > 0) or b + i * stride (ring 0). */
 void ops_dot_f16_ref_rows(float *out, const float *a, const uint16_t *b, int64_t stride, int64_t ring, int64_t j0,
                           int64_t n_rows, int64_t n, int lanes, float scale);
-/* The reference's prompt GEMM over rows of F16 (f32 false) or F32 (true) values, both operands
- * of that type: s[t * ss + r] = sum_i w_r[i] * a_t[i] with 8 FMA lanes (element i in lane i %
- * 8), then a horizontal sum, for r < nr and t < nc; w_r = w + r * ws bytes, a_t = a + t * as
- * bytes, n a multiple of 8.  Per (r, t) the bits of ops_dot_f16_ref with 8 lanes.  Only where
- * ops_gemm_ref8_available() (a vector kernel; the kernel table is not "ref"). */
+/* The reference's prompt GEMM over F32 rows: s[t * ss + r] = sum_i w_r[i] * a_t[i] with 8 FMA
+ * lanes (element i in lane i % 8), then a horizontal sum, for r < nr and t < nc; w_r = w + r *
+ * ws bytes, a_t = a + t * as bytes, n a multiple of 8.  Per (r, t) the bits of ops_dot_f16_ref
+ * with 8 lanes.  Only where ops_gemm_ref8_available() (a vector kernel; the kernel table is not
+ * "ref"). */
 bool ops_gemm_ref8_available(void);
-void ops_gemm_ref8(bool f32, int64_t n, float *s, size_t ss, const void *w, size_t ws, int64_t nr, const void *a,
+void ops_gemm_ref8(int64_t n, float *s, size_t ss, const void *w, size_t ws, int64_t nr, const void *a,
                    size_t as, int64_t nc);
 /* Causal K·Q over F32 rows of d values (d a multiple of 8): s[t * ss + r] = scale *
  * (8-lane dot of k row r and q row t, then a horizontal sum: ops_dot_f16_ref's bits with 8

@@ -318,7 +318,7 @@ static void attn_tile(const attn_job *J, float *scr, int64_t t0, int64_t nq, int
         for (int64_t i = 0; i < nq; i += ATT_TILE_VP_TOKENS) {
             const int64_t m = HEARTH_MIN((int64_t)ATT_TILE_VP_TOKENS, nq - i);
             const int64_t n = ((p0 + i + m + 7) & ~(int64_t)7) - b0; /* cells up to the last token's */
-            ops_gemm_ref8(true, n, s->att + (t0 + i) * Dq + (kvh * group + g) * hd, (size_t)Dq, KV, (size_t)nc * 4, hd,
+            ops_gemm_ref8(n, s->att + (t0 + i) * Dq + (kvh * group + g) * hd, (size_t)Dq, KV, (size_t)nc * 4, hd,
                           S + (g * nq + i) * ld, (size_t)ld * 4, m);
         }
 }
@@ -341,7 +341,7 @@ static void attn_task(void *arg, int ith, int nth) {
         const int64_t t = item / hp->n_head, h = item % hp->n_head, kvh = h / group;
         if (s->att_tiled[t]) continue;
         const int64_t pos = s->b_pos[t];
-        const int64_t lo  = J->window > 0 && pos - J->window + 1 > 0 ? pos - J->window + 1 : 0;
+        const int64_t lo  = attn_lo(pos, J->window);
         const uint16_t *kc = kv_layer(s, s->k_cache, s->b_seq[t], J->il);
         const uint16_t *vc = kv_layer(s, s->v_cache, s->b_seq[t], J->il);
         const int64_t   cap = s->cells[J->il]; /* cell of position j: j % cap */

@@ -265,7 +265,7 @@ static void test_attention_tiles(void) {
                 for (int64_t n = 1; j0 + n <= NC - 3; n += 11) {
                     const int64_t b0 = j0 & ~(int64_t)7, nc = ((j0 + n + 7) & ~(int64_t)7) - b0;
                     for (int64_t j = 0; j < nc; j++) p[j] = j + b0 >= j0 && j + b0 < j0 + n ? frand(&s) : 0.0f;
-                    ops_gemm_ref8(true, nc, out, 1, vt + b0, (size_t)NC * 4, d, p, 0, 1);
+                    ops_gemm_ref8(nc, out, 1, vt + b0, (size_t)NC * 4, d, p, 0, 1);
                     ops_wsum_f16_ref(ref, p + (j0 - b0), kv + j0 * D, D, 0, j0, n, d, 8, acc);
                     bad += memcmp(out, ref, (size_t)d * 4) != 0;
                     n_vp++;

@@ -66,9 +66,9 @@ void hearth_avx2_ops_gelu_mul(float *a, const float *b, int64_t n, const uint16_
     for (; i + 8 <= n; i += 8) {
         const __m256  x = _mm256_loadu_ps(a + i);
         const __m256i h = _mm256_cvtepu16_epi32(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT));
-        const __m256i g = _mm256_i32gather_epi32((const int *)table, h, 2); /* table[h] in the low half */
-        const __m128i g16 = _mm_packus_epi32(_mm256_castsi256_si128(_mm256_and_si256(g, _mm256_set1_epi32(0xffff))),
-                                             _mm256_extracti128_si256(_mm256_and_si256(g, _mm256_set1_epi32(0xffff)), 1));
+        /* table[h] in the low half of each 32-bit lane */
+        const __m256i g   = _mm256_and_si256(_mm256_i32gather_epi32((const int *)table, h, 2), _mm256_set1_epi32(0xffff));
+        const __m128i g16 = _mm_packus_epi32(_mm256_castsi256_si128(g), _mm256_extracti128_si256(g, 1));
         __m256 y = _mm256_cvtph_ps(g16);
         y        = _mm256_blendv_ps(y, x, _mm256_cmp_ps(x, hi, _CMP_GE_OQ));
         y        = _mm256_andnot_ps(_mm256_cmp_ps(x, lo, _CMP_LE_OQ), y);
@@ -76,8 +76,8 @@ void hearth_avx2_ops_gelu_mul(float *a, const float *b, int64_t n, const uint16_
     }
     for (; i < n; i++) {
         const float x = a[i];
-        const float y = x <= -10.0f ? 0.0f : x >= 10.0f ? x : avx2_half(table[(uint16_t)_cvtss_sh(x, _MM_FROUND_TO_NEAREST_INT)]);
-        a[i]          = y * b[i];
+        const uint16_t h = (uint16_t)_cvtss_sh(x, _MM_FROUND_TO_NEAREST_INT);
+        a[i]             = (x <= -10.0f ? 0.0f : x >= 10.0f ? x : avx2_half(table[h])) * b[i];
     }
 }
 
