@@ -181,6 +181,7 @@ static cJSON *machine_json(const fit_machine *mc) {
         cJSON_AddNumberToObject(k, "gemm_tokens", FIT_PROBE_BATCH);
         cJSON_AddNumberToObject(k, "pool_job_s", r->call_s);
         cJSON_AddNumberToObject(k, "attention_cells_per_s", r->attn);
+        cJSON_AddNumberToObject(k, "prompt_attention_cells_per_s", r->attn_prompt);
         cJSON_AddNumberToObject(k, "vector_floats_per_s", r->vec);
         cJSON_AddNumberToObject(k, "probe_s", r->probe_s);
         cJSON_AddNumberToObject(k, "measured_at", r->measured_at);

@@ -341,10 +341,13 @@ static void predict_measured(const fit_model *m, const fit_params *p, const fit_
 
     /* prefill of min(ctx, FIT_PREFILL_LEN) tokens in batches of n_batch: the layer matrices
      * at multi-token rates (each read once per batch), the output for the last token of a
-     * batch only, two pool jobs per layer matmul (activation conversion, product) and one for
-     * attention per batch, attention at the average position */
+     * batch only; per layer and batch two pool jobs per matmul (activation conversion,
+     * product; an upper bound: matrices with one input share both), one for attention and,
+     * from STAGE_POOL_TOKENS tokens, one per element-wise stage, whose work is then split
+     * across the threads; attention at the average position through the prompt tiles */
     int64_t len = HEARTH_MIN(p->n_ctx, (int64_t)FIT_PREFILL_LEN);
     double nb = (double)HEARTH_MAX(1, HEARTH_MIN((int64_t)HEARTH_MAX(1, p->n_batch), len));
+    const bool pooled = nb >= FIT_STAGE_POOL_TOKENS;
     double tp = 0;
     for (int t = 0; t < HEARTH_TYPE_COUNT; t++) {
         if (!m->mm_read[t]) continue;
@@ -354,8 +357,10 @@ static void predict_measured(const fit_model *m, const fit_params *p, const fit_
     }
     if (m->out_type >= 0 && r->gemv[m->out_type] > 0) tp += (double)m->out_bytes / r->gemv[m->out_type] / nb;
     int64_t layer_mm = m->n_matmul - (m->out_type >= 0);
-    tp += (double)(2 * layer_mm + 1 + n_att) * r->call_s / nb;
-    tp += attn_cells(m, len / 2) / r->attn + s->t_vec;
+    int64_t jobs = 2 * layer_mm + n_att + (pooled ? FIT_STAGES * m->n_layer : 0);
+    tp += (double)jobs * r->call_s / nb;
+    tp += attn_cells(m, len / 2) / (r->attn_prompt > 0 ? r->attn_prompt : r->attn);
+    tp += pooled ? s->t_vec / HEARTH_MAX(1, r->threads) : s->t_vec;
     s->prefill_tps = tp > 0 ? 1.0 / tp : 0;
 }
 

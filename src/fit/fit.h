@@ -116,7 +116,7 @@ void fit_estimate_memory(const fit_model *m, const fit_params *p, fit_estimate *
 int64_t fit_max_ctx(const fit_model *m, const fit_params *p, uint64_t budget);
 
 /* ---- kernel rates of this machine (probe.c) ------------------------------------------ */
-#define FIT_PROBE_BATCH 32 /* tokens of the prefill matmul the probe times */
+#define FIT_PROBE_BATCH 128 /* tokens of the prefill matmul the probe times */
 
 typedef struct fit_rates {
     bool    valid;
@@ -127,6 +127,7 @@ typedef struct fit_rates {
     double  gemm[HEARTH_TYPE_COUNT];  /* weight bytes x tokens/s of a FIT_PROBE_BATCH-token matmul */
     double  call_s;                   /* seconds of one small matmul: dispatch + activation conversion */
     double  attn;                     /* attention cells/s: (head x position x head size), K and V */
+    double  attn_prompt;              /* the same for a prompt's tiles (0: none; then attn) */
     double  vec;                      /* element-wise floats/s (norm, activation, add), one thread */
     double  probe_s;                  /* how long the probe ran */
     double  measured_at;              /* unix seconds */
@@ -194,6 +195,10 @@ const char        *fit_hw_desc(int32_t i);
 
 /* Prompt length prefill_tps is predicted for (at most the context): pp512. */
 #define FIT_PREFILL_LEN 512
+/* The forward pass's element-wise stages per layer, and the batch from which they run over
+ * the pool (model/forward.c STAGE_POOL_MIN_TOKENS). */
+#define FIT_STAGES            4
+#define FIT_STAGE_POOL_TOKENS 8
 
 /* Weight bytes of one type read per decoded token and how long they take. */
 typedef struct fit_part {

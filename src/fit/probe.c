@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #define PROBE_GEMV_BYTES (32u << 20) /* four times the largest L3 of a small machine */
-#define PROBE_GEMM_BYTES (1u << 20)
+#define PROBE_GEMM_BYTES (4u << 20)
 #define PROBE_COLS       2048
 #define PROBE_GEMV_S     0.050
 #define PROBE_GEMM_S     0.030
@@ -186,6 +186,97 @@ static double probe_attention(hearth_threadpool *pool, int nth, const uint8_t *b
     return rate;
 }
 
+/* ---- prompt attention, mirroring the forward pass's tiles (model/forward.c attn_tile) ------
+ * A prompt's tokens go through attention in tiles: the tokens of a run x the query heads of one
+ * KV head, K·Q and V·P as matrix products over F32 copies of the K and V rows.  One tile here:
+ * PROBE_PP_TOKENS tokens from position PROBE_PP_POS (the middle of a FIT_PREFILL_LEN prompt),
+ * items (tile, KV head) over the pool; the same operations in the same order as attn_tile. */
+#define PROBE_PP_TOKENS (128 / (PROBE_ATT_HEADS / PROBE_ATT_KV_HEADS))
+#define PROBE_PP_POS    (FIT_PREFILL_LEN / 2 - PROBE_PP_TOKENS)
+#define PROBE_PP_TILES  2
+#define PROBE_PP_CELLS  (((PROBE_PP_POS + PROBE_PP_TILES * PROBE_PP_TOKENS) + 7) & ~7)
+
+typedef struct probe_pp {
+    const uint16_t *kc, *vc; /* (pos, kv heads * hd) */
+    float          *scratch; /* per thread: probe_pp_floats() */
+    const float    *q;       /* (tokens, heads * hd) */
+    float          *out;     /* (tokens, heads * hd) */
+} probe_pp;
+
+static size_t probe_pp_floats(void) {
+    const size_t group = PROBE_ATT_HEADS / PROBE_ATT_KV_HEADS, nq = PROBE_PP_TOKENS;
+    return group * nq * (PROBE_ATT_HD + PROBE_PP_CELLS) + (size_t)PROBE_PP_CELLS * PROBE_ATT_HD;
+}
+
+static void probe_pp_tile(const probe_pp *a, float *scr, int64_t tile, int64_t kvh) {
+    const int64_t hd = PROBE_ATT_HD, group = PROBE_ATT_HEADS / PROBE_ATT_KV_HEADS, nq = PROBE_PP_TOKENS;
+    const int64_t Dq = PROBE_ATT_HEADS * hd, Dkv = PROBE_ATT_KV_HEADS * hd, ld = PROBE_PP_CELLS;
+    const int64_t t0 = tile * nq, p0 = PROBE_PP_POS + t0, e = p0 + nq, nc = (e + 7) & ~(int64_t)7;
+    float *Q = scr, *S = Q + group * nq * hd, *KV = S + group * nq * ld;
+    for (int64_t g = 0; g < group; g++)
+        for (int64_t i = 0; i < nq; i++)
+            ops_round_f16(a->q + (t0 + i) * Dq + (kvh * group + g) * hd, Q + (g * nq + i) * hd, hd);
+    for (int64_t j = 0; j < e; j++) ops_f16_to_f32(a->kc + j * Dkv + kvh * hd, KV + j * hd, hd);
+    memset(KV + e * hd, 0, (size_t)(nc - e) * (size_t)hd * sizeof(float));
+    for (int64_t g = 0; g < group; g++) ops_kq_ref8(S + g * nq * ld, ld, KV, p0 + 1, Q + g * nq * hd, nq, hd, 0.125f);
+    for (int64_t g = 0; g < group; g++)
+        for (int64_t i = 0; i < nq; i++) {
+            float        *row = S + (g * nq + i) * ld;
+            const int64_t n   = p0 + i + 1;
+            ops_softmax_ref(row, n, 0);
+            ops_round_f16(row, row, n);
+            memset(row + n, 0, (size_t)(nc - n) * sizeof(float));
+        }
+    ops_f16_to_f32_cols(a->vc + kvh * hd, Dkv, e, hd, KV, nc);
+    for (int64_t c = 0; c < hd; c++) memset(KV + c * nc + e, 0, (size_t)(nc - e) * sizeof(float));
+    for (int64_t g = 0; g < group; g++)
+        for (int64_t i = 0; i < nq; i += 24) {
+            const int64_t m = HEARTH_MIN((int64_t)24, nq - i), n = (p0 + i + m + 7) & ~(int64_t)7;
+            ops_gemm_ref8(n, a->out + (t0 + i) * Dq + (kvh * group + g) * hd, (size_t)Dq, KV, (size_t)nc * 4, hd,
+                          S + (g * nq + i) * ld, (size_t)ld * 4, m);
+        }
+}
+
+static void probe_pp_task(void *arg, int ith, int nth) {
+    const probe_pp *a = arg;
+    for (int64_t item = ith; item < PROBE_PP_TILES * PROBE_ATT_KV_HEADS; item += nth)
+        probe_pp_tile(a, a->scratch + (size_t)ith * probe_pp_floats(), item / PROBE_ATT_KV_HEADS,
+                      item % PROBE_ATT_KV_HEADS);
+}
+
+/* Attention cells per second of a prompt's tiles, in attn's units (head x position x head
+ * size, K and V): each token counts the positions up to its own.  0 where the tiles do not run
+ * (no vector kernel for them): a prompt then goes token by token, at attn's rate. */
+static double probe_attention_prompt(hearth_threadpool *pool, int nth, const uint8_t *buf, size_t buf_bytes,
+                                     double seconds) {
+    const size_t layer = (size_t)PROBE_PP_CELLS * PROBE_ATT_KV_HEADS * PROBE_ATT_HD * sizeof(uint16_t);
+    if (!ops_gemm_ref8_available() || buf_bytes < 2 * layer * PROBE_ATT_LAYERS) return 0;
+    const int64_t n_tok = PROBE_PP_TILES * PROBE_PP_TOKENS, Dq = PROBE_ATT_HEADS * PROBE_ATT_HD;
+    float *scratch = hearth_malloc_array((size_t)nth * probe_pp_floats(), sizeof(float));
+    float *q = hearth_calloc(2 * (size_t)(n_tok * Dq), sizeof(float));
+    double rate = 0;
+    if (scratch && q) {
+        for (int64_t i = 0; i < n_tok * Dq; i++) q[i] = (float)(i % 17) * 0.01f;
+        probe_pp a = { .scratch = scratch, .q = q, .out = q + n_tok * Dq };
+        int64_t calls = 0;
+        double t0 = hearth_time_s(), dt;
+        do {
+            const uint8_t *l = buf + (size_t)(calls % PROBE_ATT_LAYERS) * 2 * layer;
+            a.kc = (const uint16_t *)l;
+            a.vc = (const uint16_t *)(l + layer);
+            hearth_threadpool_run(pool, probe_pp_task, &a);
+            calls++;
+            dt = hearth_time_s() - t0;
+        } while (dt < seconds);
+        double cells = 0; /* per call: every token's positions x heads x head size */
+        for (int64_t t = 0; t < n_tok; t++) cells += (double)(PROBE_PP_POS + t + 1);
+        rate = (double)calls * cells * PROBE_ATT_HEADS * PROBE_ATT_HD / dt;
+    }
+    free(scratch);
+    free(q);
+    return rate;
+}
+
 /* Element-wise work of a layer (norms, activation, residual adds) in floats per second,
  * on one thread as the forward pass runs it. */
 static double probe_vector(double seconds) {
@@ -233,7 +324,7 @@ hearth_status fit_rates_probe(fit_rates *r, int32_t threads, char *err, size_t e
         if (!fit_probe_type_supported((hearth_type)t)) continue;
         probe_calls_slice(pool, buf, PROBE_GEMV_BYTES, PROBE_CALLS_S * 3 / 4 / HEARTH_MAX(1, n_types), &calls);
         r->gemv[t] = fit_probe_matmul(pool, (hearth_type)t, PROBE_COLS, buf, PROBE_GEMV_BYTES, 1, PROBE_GEMV_S);
-        /* prefill: FIT_PROBE_BATCH tokens against a 1 MiB matrix (each weight tile is used
+        /* prefill: FIT_PROBE_BATCH tokens against a 4 MiB matrix (each weight tile is used
          * for every token, so it runs from the caches), a different part of the buffer for
          * each type so that it starts cold as in a model */
         size_t off = (size_t)t * PROBE_GEMM_BYTES % (PROBE_GEMV_BYTES - PROBE_GEMM_BYTES);
@@ -242,6 +333,7 @@ hearth_status fit_rates_probe(fit_rates *r, int32_t threads, char *err, size_t e
     }
     r->call_s = probe_calls_result(&calls, r->gemv[HEARTH_TYPE_Q8_0]);
     r->attn = probe_attention(pool, threads, buf, PROBE_GEMV_BYTES, 0.040);
+    r->attn_prompt = probe_attention_prompt(pool, threads, buf, PROBE_GEMV_BYTES, 0.030);
     r->vec  = probe_vector(0.010);
     /* a timing of zero gives an infinite rate, which JSON cannot carry (the cache would never
      * read back): keep every figure finite */
@@ -251,6 +343,7 @@ hearth_status fit_rates_probe(fit_rates *r, int32_t threads, char *err, size_t e
     }
     if (!isfinite(r->call_s)) r->call_s = 1e-9;
     if (!isfinite(r->attn)) r->attn = 1e15;
+    if (!isfinite(r->attn_prompt)) r->attn_prompt = 1e15;
     if (!isfinite(r->vec)) r->vec = 1e15;
     free(buf);
     hearth_threadpool_free(pool);
@@ -319,6 +412,7 @@ static bool rates_read(const char *path, fit_rates *r) {
     r->threads     = (int32_t)json_num(j, "threads");
     r->call_s      = json_num(j, "call_s");
     r->attn        = json_num(j, "attn");
+    r->attn_prompt = HEARTH_MAX(0.0, json_num(j, "attn_prompt"));
     r->vec         = json_num(j, "vec");
     r->probe_s     = json_num(j, "probe_s");
     r->measured_at = json_num(j, "measured_at");
@@ -343,6 +437,7 @@ static void rates_write(const char *path, const fit_rates *r) {
     cJSON_AddNumberToObject(j, "threads", r->threads);
     cJSON_AddNumberToObject(j, "call_s", r->call_s);
     cJSON_AddNumberToObject(j, "attn", r->attn);
+    cJSON_AddNumberToObject(j, "attn_prompt", r->attn_prompt);
     cJSON_AddNumberToObject(j, "vec", r->vec);
     cJSON_AddNumberToObject(j, "probe_s", r->probe_s);
     cJSON_AddNumberToObject(j, "measured_at", r->measured_at);
