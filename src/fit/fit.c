@@ -238,15 +238,17 @@ void fit_estimate_memory(const fit_model *m, const fit_params *p, fit_estimate *
                            (uint64_t)HEARTH_MAX(m->n_embd, m->n_ff) * 34 / 32;
     uint64_t threads = (uint64_t)(p->n_threads > 0 ? p->n_threads : 2);
     uint64_t scores = 4ull * threads * (uint64_t)(p->n_ctx + m->head_v);
-    /* and the prompt attention tiles (forward.c): per thread the queries and scores of up to
-     * 128 query rows and one head's K or V, over up to 4096 cells; the batch's blocks */
+    /* and the prompt attention tiles (forward.c): per thread the queries of up to 128 query
+     * rows, their scores over up to 4096 cells (fewer rows over more), and one head's K or V as
+     * F32 over the context, up to 2^21 floats (at least 4096 cells); the batch's blocks */
     int64_t kv_min = m->n_head;
     for (int64_t il = 0; il < m->n_layer; il++)
         if (m->kv_heads[il] > 0) kv_min = HEARTH_MIN(kv_min, (int64_t)m->kv_heads[il]);
     if (nb >= 2 && m->head_k % 8 == 0 && m->head_k == m->head_v && kv_min > 0) {
-        const int64_t cells = HEARTH_MIN((p->n_ctx + 7) / 8 * 8, (int64_t)4096);
+        const int64_t cells = HEARTH_MIN((p->n_ctx + 7) / 8 * 8, HEARTH_MAX((int64_t)4096, ((int64_t)1 << 21) / m->head_k & ~(int64_t)7));
         const int64_t group = m->n_head / kv_min, tq = HEARTH_MAX((int64_t)1, 128 / group);
-        scores += 4ull * threads * (uint64_t)(group * tq * (m->head_k + cells) + m->head_k * cells);
+        scores += 4ull * threads *
+                  (uint64_t)(group * tq * (m->head_k + HEARTH_MIN(cells, (int64_t)4096)) + m->head_k * cells);
     }
     act_per_tok += 17;
     e->compute_bytes = act_per_tok * (uint64_t)nb + scores;

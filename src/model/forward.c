@@ -38,10 +38,11 @@ struct model_state {
     float *att_scratch; /* (n_threads, n_ctx + head_dim) scores and accumulator per thread */
     void  *mm_scratch;  /* activations converted for the matmul */
     /* prompt attention in tiles (attn_tile): per thread tile_floats of scratch; a tile holds
-     * tile_q tokens of each query head of one KV head against up to tile_cells cells (0: no
-     * tiles); per layer the blocks of tokens that go through tiles */
+     * up to tile_q tokens of each query head of one KV head against up to tile_cells cells (0:
+     * no tiles), its scores in tile_s floats (fewer tokens when the cells are many); per layer
+     * the blocks of tokens that go through tiles */
     float   *att_tile;
-    size_t   tile_floats;
+    size_t   tile_floats, tile_s;
     int64_t  tile_cells, tile_q;
     int64_t *att_blk;   /* (2 B) first token and token count of each block */
     uint8_t *att_tiled; /* (B) token attended in a tile */
@@ -65,10 +66,14 @@ struct model_state {
 /* attention scratch per thread beyond the scores: q rounded to F16 (hd), 32 lanes of V sums (32 hd) */
 #define ATT_EXTRA(hd) ((size_t)(hd) * 33)
 
-/* Query rows per attention tile (tokens x query heads of one KV head), and the most cells a
- * tile covers (longer spans go token by token). */
+/* Query rows per attention tile (tokens x query heads of one KV head); the scores a tile holds
+ * (ATT_TILE_QUERIES rows of up to ATT_TILE_SPAN cells: past that span a tile takes fewer
+ * tokens); the floats of its F32 copy of one head's K or V rows, which bound the cells a tile
+ * covers (hd x cells; longer spans go token by token): 32768 cells of a 64-wide head, 16384 of
+ * a 128-wide one. */
 #define ATT_TILE_QUERIES   128
-#define ATT_TILE_MAX_CELLS 4096
+#define ATT_TILE_SPAN      4096
+#define ATT_TILE_KV_FLOATS ((int64_t)1 << 21)
 
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 
@@ -136,11 +141,17 @@ hearth_status model_state_create(const model *m, int64_t n_ctx, int64_t n_batch,
     s->att_scratch = hearth_malloc_array((size_t)n_threads * ((size_t)n_ctx + ATT_EXTRA(hp->head_dim_v)), sizeof(float));
     s->att_blk     = hearth_malloc_array(2 * B, sizeof(int64_t));
     s->att_tiled   = hearth_calloc(B, 1);
-    if (n_batch >= 2 && hp->head_dim_k % 8 == 0 && hp->head_dim_k == hp->head_dim_v) {
+    /* HEARTH_ATT_TILES=0: every token through the per-token attention (the same bits; for
+     * comparisons and tests) */
+    const char *tiles_env = getenv("HEARTH_ATT_TILES");
+    if (n_batch >= 2 && hp->head_dim_k % 8 == 0 && hp->head_dim_k == hp->head_dim_v &&
+        !(tiles_env && !strcmp(tiles_env, "0"))) {
         const int64_t hd = hp->head_dim_k, group = hp->n_head / hp->n_head_kv;
-        s->tile_cells  = HEARTH_MIN((n_ctx + 7) & ~(int64_t)7, (int64_t)ATT_TILE_MAX_CELLS);
+        s->tile_cells  = HEARTH_MIN((n_ctx + 7) & ~(int64_t)7,
+                                    HEARTH_MAX((int64_t)ATT_TILE_SPAN, ATT_TILE_KV_FLOATS / hd & ~(int64_t)7));
         s->tile_q      = HEARTH_MAX((int64_t)1, (int64_t)ATT_TILE_QUERIES / group);
-        s->tile_floats = (size_t)(group * s->tile_q) * (size_t)(hd + s->tile_cells) + (size_t)hd * (size_t)s->tile_cells;
+        s->tile_s      = (size_t)(group * s->tile_q) * (size_t)HEARTH_MIN(s->tile_cells, (int64_t)ATT_TILE_SPAN);
+        s->tile_floats = (size_t)(group * s->tile_q * hd) + s->tile_s + (size_t)hd * (size_t)s->tile_cells;
         s->att_tile    = hearth_malloc_array((size_t)n_threads * s->tile_floats, sizeof(float));
         if (!s->att_tile) s->tile_cells = 0;
     }
@@ -246,9 +257,10 @@ typedef struct attn_job {
 static int64_t attn_lo(int64_t pos, int64_t window) { return window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0; }
 
 /* Splits runs of 2+ tokens of one sequence at consecutive positions into blocks of up to
- * tile_q tokens for attn_tile, where the block's cells fit a tile and do not wrap around a
- * ring; marks their tokens.  Returns the number of blocks. */
-static int64_t attn_blocks(model_state *s, int64_t il, int64_t n, int64_t window) {
+ * tile_q tokens for attn_tile (fewer where their scores would not fit in tile_s floats), where
+ * the block's cells fit a tile and do not wrap around a ring; marks their tokens.  Returns the
+ * number of blocks. */
+static int64_t attn_blocks(model_state *s, int64_t il, int64_t n, int64_t window, int64_t group) {
     memset(s->att_tiled, 0, (size_t)n);
     if (s->tile_cells == 0 || !ops_gemm_ref8_available()) return 0;
     const int64_t cap = s->cells[il];
@@ -258,8 +270,13 @@ static int64_t attn_blocks(model_state *s, int64_t il, int64_t n, int64_t window
         if (t1 - t0 < 2) continue;
         for (int64_t t = t0, m; t < t1; t += m) {
             m = HEARTH_MIN(s->tile_q, t1 - t);
-            const int64_t e = s->b_pos[t] + m, b0 = attn_lo(s->b_pos[t], window) & ~(int64_t)7;
-            if (((e + 7) & ~(int64_t)7) - b0 > s->tile_cells || (e - 1) / cap != b0 / cap) continue;
+            const int64_t b0 = attn_lo(s->b_pos[t], window) & ~(int64_t)7;
+            const int64_t rows = (int64_t)(s->tile_s / (size_t)(((s->b_pos[t] + m + 7) & ~(int64_t)7) - b0));
+            m = HEARTH_MAX((int64_t)1, HEARTH_MIN(m, rows / group));
+            const int64_t e = s->b_pos[t] + m;
+            if (((e + 7) & ~(int64_t)7) - b0 > s->tile_cells || (e - 1) / cap != b0 / cap ||
+                (size_t)(group * m) * (size_t)(((e + 7) & ~(int64_t)7) - b0) > s->tile_s)
+                continue;
             s->att_blk[2 * nb]     = t;
             s->att_blk[2 * nb + 1] = m;
             nb++;
@@ -283,15 +300,15 @@ static void attn_tile(const attn_job *J, float *scr, int64_t t0, int64_t nq, int
     const model_hparams *hp = J->hp;
     model_state         *s  = J->s;
     const int64_t hd = hp->head_dim_k, Dq = hp->n_head * hd, Dkv = hp->n_head_kv * hd;
-    const int64_t group = hp->n_head / hp->n_head_kv, ld = s->tile_cells;
+    const int64_t group = hp->n_head / hp->n_head_kv;
     const int64_t p0 = s->b_pos[t0], e = p0 + nq, lo0 = attn_lo(p0, J->window);
-    const int64_t b0 = lo0 & ~(int64_t)7, nc = ((e + 7) & ~(int64_t)7) - b0;
+    const int64_t b0 = lo0 & ~(int64_t)7, nc = ((e + 7) & ~(int64_t)7) - b0, ld = nc;
     const int64_t cap = s->cells[J->il], row0 = b0 % cap; /* cells b0..e-1 in rows row0.. (no wrap) */
     const uint16_t *kc = kv_layer(s, s->k_cache, s->b_seq[t0], J->il) + kvh * hd + (size_t)row0 * (size_t)Dkv;
     const uint16_t *vc = kv_layer(s, s->v_cache, s->b_seq[t0], J->il) + kvh * hd + (size_t)row0 * (size_t)Dkv;
     float *Q  = scr;                                     /* (group * nq, hd) queries rounded to F16 */
     float *S  = Q + (size_t)(group * s->tile_q * hd);    /* (group * nq, ld) scores, then p */
-    float *KV = S + (size_t)(group * s->tile_q) * (size_t)ld; /* K rows (nc, hd), then V^T (hd, nc) */
+    float *KV = S + s->tile_s;                           /* K rows (nc, hd), then V^T (hd, nc) */
     for (int64_t g = 0; g < group; g++)
         for (int64_t i = 0; i < nq; i++)
             ops_round_f16(s->q + (t0 + i) * Dq + (kvh * group + g) * hd, Q + (g * nq + i) * hd, hd);
@@ -509,7 +526,7 @@ static void forward_core(const model *m, model_state *s, const int32_t *tokens, 
         /* 4. attend over positions 0..pos of the token's own sequence (window on SWA layers) */
         attn_job job = { .hp = hp, .s = s, .il = il, .n_tok = n, .window = swa ? hp->n_swa : 0,
                          .kq_scale = ai->q_prescale ? 1.0f : hp->attn_scale };
-        job.n_blk = attn_blocks(s, il, n, job.window);
+        job.n_blk = attn_blocks(s, il, n, job.window, hp->n_head / hp->n_head_kv);
         hearth_threadpool_run(pool, attn_task, &job);
 
         /* 5. output projection, gemma's post-norm, residual */

@@ -317,6 +317,52 @@ static void test_errors(void) {
     hearth_ctx_free(c);
 }
 
+/* A prompt longer than a tile's score span (ATT_TILE_SPAN, 4096 cells: past it the tiles take
+ * fewer tokens, down to the K/V copy's limit): prefilled in passes of LONG_BATCH tokens with
+ * the prompt attention tiles and with every token through the per-token attention
+ * (HEARTH_ATT_TILES=0), the last token's logits of every pass equal bit for bit. */
+#define LONG_PROMPT 4400
+#define LONG_BATCH  512
+static void test_long_prompt_tiles(void) {
+    hearth_ctx *c[2] = { NULL, NULL };
+    char        err[256];
+    for (int k = 0; k < 2; k++) {
+        hearth_ctx_params cp;
+        hearth_ctx_params_default(&cp);
+        cp.n_ctx     = LONG_PROMPT + 16;
+        cp.n_batch   = LONG_BATCH;
+        cp.n_threads = 2;
+        if (k == 1) setenv("HEARTH_ATT_TILES", "0", 1);
+        hearth_status st = hearth_ctx_create(g_model, &cp, &c[k], err, sizeof err);
+        unsetenv("HEARTH_ATT_TILES");
+        if (st != HEARTH_OK) printf("# context: %s\n", err);
+        REQUIRE(st == HEARTH_OK);
+    }
+    int32_t *toks = malloc(LONG_PROMPT * sizeof *toks);
+    float   *want = malloc((size_t)g_nv * sizeof *want);
+    REQUIRE(toks && want);
+    uint32_t x = 12345;
+    for (int i = 0; i < LONG_PROMPT; i++) {
+        x = x * 1664525u + 1013904223u;
+        toks[i] = 100 + (int32_t)((x >> 8) % (uint32_t)(g_nv - 200));
+    }
+    int ok = 1, passes = 0;
+    for (int32_t i = 0; i < LONG_PROMPT && ok; i += LONG_BATCH, passes++) {
+        const int32_t m = LONG_PROMPT - i < LONG_BATCH ? LONG_PROMPT - i : LONG_BATCH;
+        const float *lg = NULL;
+        ok = hearth_decode(c[1], toks + i, m, &lg, err, sizeof err) == HEARTH_OK;
+        if (ok) memcpy(want, lg, (size_t)g_nv * sizeof *want);
+        ok = ok && hearth_decode(c[0], toks + i, m, &lg, err, sizeof err) == HEARTH_OK;
+        ok = ok && same_logits(lg, want, "long prompt, tiles vs per token", 0, passes);
+    }
+    CHECK(ok);
+    CHECK(passes == (LONG_PROMPT + LONG_BATCH - 1) / LONG_BATCH);
+    free(toks);
+    free(want);
+    hearth_ctx_free(c[0]);
+    hearth_ctx_free(c[1]);
+}
+
 static void run_model(const char *path) {
     char err[512];
     if (hearth_model_load(path, &g_model, err, sizeof err) != HEARTH_OK) {
@@ -331,6 +377,7 @@ static void run_model(const char *path) {
     RUN(test_truncate_and_clear);
     RUN(test_single_api_on_multi_ctx);
     RUN(test_errors);
+    RUN(test_long_prompt_tiles);
     for (int s = 0; s < N_SEQ; s++) {
         free(g_ref[s].logits);
         free(g_ref[s].chunked);
