@@ -359,7 +359,7 @@ static void predict_measured(const fit_model *m, const fit_params *p, const fit_
     }
     if (m->out_type >= 0 && r->gemv[m->out_type] > 0) tp += (double)m->out_bytes / r->gemv[m->out_type] / nb;
     int64_t layer_mm = m->n_matmul - (m->out_type >= 0);
-    int64_t jobs = 2 * layer_mm + n_att + (pooled ? FIT_STAGES * m->n_layer : 0);
+    int64_t jobs = 2 * layer_mm + 1 + n_att + (pooled ? FIT_STAGES * m->n_layer : 0); /* + the output's */
     tp += (double)jobs * r->call_s / nb;
     tp += attn_cells(m, len / 2) / (r->attn_prompt > 0 ? r->attn_prompt : r->attn);
     tp += pooled ? s->t_vec / HEARTH_MAX(1, r->threads) : s->t_vec;

@@ -256,9 +256,18 @@ static void test_predict_measured(void) {
     CHECKF(fabs(sp.t_attn_ctx - 30.0 * 9 * 4096 * 64 / 1e9) < 1e-12, "%g", sp.t_attn_ctx);
     CHECK(sp.decode_tps_ctx < sp.decode_tps);
     /* prefill of 512 tokens in batches of 256: matrices at the multi-token rate, the output
-     * once per batch, 2 jobs per layer matmul + output + attention per batch, attention at 256 */
-    double pp = 30 * 512 / 4e6 + 512 / 1e6 / 256 + (2 * 30 + 1 + 30) * 1e-4 / 256 + 30.0 * 9 * 257 * 64 / 1e9 + vec;
+     * once per batch, 2 jobs per layer matmul + output + attention + 4 stages per layer per
+     * batch, attention at 256 at the per-token rate (no prompt-tile rate measured), the
+     * element-wise work split across the threads (1 here: none measured) */
+    double pp = 30 * 512 / 4e6 + 512 / 1e6 / 256 + (2 * 30 + 1 + 30 + 4 * 30) * 1e-4 / 256 + 30.0 * 9 * 257 * 64 / 1e9 + vec;
     CHECKF(fabs(sp.prefill_tps - 1.0 / pp) < 1e-9 * sp.prefill_tps, "%f vs %f", sp.prefill_tps, 1.0 / pp);
+    /* with the prompt tiles' rate and 2 threads: attention at that rate, half the vector time */
+    mc.rates.attn_prompt = 4e9;
+    mc.rates.threads     = 2;
+    fit_predict(&M, &p, &mc, 0, &sp);
+    pp = 30 * 512 / 4e6 + 512 / 1e6 / 256 + (2 * 30 + 1 + 30 + 4 * 30) * 1e-4 / 256 + 30.0 * 9 * 257 * 64 / 4e9 + vec / 2;
+    CHECKF(fabs(sp.prefill_tps - 1.0 / pp) < 1e-9 * sp.prefill_tps, "%f vs %f", sp.prefill_tps, 1.0 / pp);
+    CHECKF(fabs(sp.t_attn - att) < 1e-12, "%g", sp.t_attn); /* decode keeps the per-token rate */
     /* memory slower than the kernel: the memory time counts, the type is memory-bound */
     mc.bandwidth = 1e6;
     fit_predict(&M, &p, &mc, 0.5, &sp);
