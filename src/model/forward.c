@@ -258,8 +258,8 @@ static int64_t attn_lo(int64_t pos, int64_t window) { return window > 0 && pos -
 
 /* Splits runs of 2+ tokens of one sequence at consecutive positions into blocks of up to
  * tile_q tokens for attn_tile (fewer where their scores would not fit in tile_s floats), where
- * the block's cells fit a tile and do not wrap around a ring; marks their tokens.  Returns the
- * number of blocks. */
+ * the block's cells fit a tile and the cells its tokens attend fit a ring once; marks their
+ * tokens.  Returns the number of blocks. */
 static int64_t attn_blocks(model_state *s, int64_t il, int64_t n, int64_t window, int64_t group) {
     memset(s->att_tiled, 0, (size_t)n);
     if (s->tile_cells == 0 || !ops_gemm_ref8_available()) return 0;
@@ -274,7 +274,7 @@ static int64_t attn_blocks(model_state *s, int64_t il, int64_t n, int64_t window
             const int64_t rows = (int64_t)(s->tile_s / (size_t)(((s->b_pos[t] + m + 7) & ~(int64_t)7) - b0));
             m = HEARTH_MAX((int64_t)1, HEARTH_MIN(m, rows / group));
             const int64_t e = s->b_pos[t] + m;
-            if (((e + 7) & ~(int64_t)7) - b0 > s->tile_cells || (e - 1) / cap != b0 / cap ||
+            if (((e + 7) & ~(int64_t)7) - b0 > s->tile_cells || e - attn_lo(s->b_pos[t], window) > cap ||
                 (size_t)(group * m) * (size_t)(((e + 7) & ~(int64_t)7) - b0) > s->tile_s)
                 continue;
             s->att_blk[2 * nb]     = t;
@@ -303,16 +303,18 @@ static void attn_tile(const attn_job *J, float *scr, int64_t t0, int64_t nq, int
     const int64_t group = hp->n_head / hp->n_head_kv;
     const int64_t p0 = s->b_pos[t0], e = p0 + nq, lo0 = attn_lo(p0, J->window);
     const int64_t b0 = lo0 & ~(int64_t)7, nc = ((e + 7) & ~(int64_t)7) - b0, ld = nc;
-    const int64_t cap = s->cells[J->il], row0 = b0 % cap; /* cells b0..e-1 in rows row0.. (no wrap) */
-    const uint16_t *kc = kv_layer(s, s->k_cache, s->b_seq[t0], J->il) + kvh * hd + (size_t)row0 * (size_t)Dkv;
-    const uint16_t *vc = kv_layer(s, s->v_cache, s->b_seq[t0], J->il) + kvh * hd + (size_t)row0 * (size_t)Dkv;
+    const int64_t cap = s->cells[J->il]; /* cell of position j: j % cap (a ring may wrap in the span) */
+    const uint16_t *kc = kv_layer(s, s->k_cache, s->b_seq[t0], J->il) + kvh * hd;
+    const uint16_t *vc = kv_layer(s, s->v_cache, s->b_seq[t0], J->il) + kvh * hd;
     float *Q  = scr;                                     /* (group * nq, hd) queries rounded to F16 */
     float *S  = Q + (size_t)(group * s->tile_q * hd);    /* (group * nq, ld) scores, then p */
     float *KV = S + s->tile_s;                           /* K rows (nc, hd), then V^T (hd, nc) */
     for (int64_t g = 0; g < group; g++)
         for (int64_t i = 0; i < nq; i++)
             ops_round_f16(s->q + (t0 + i) * Dq + (kvh * group + g) * hd, Q + (g * nq + i) * hd, hd);
-    for (int64_t j = 0; j < e - b0; j++) ops_f16_to_f32(kc + (size_t)j * (size_t)Dkv, KV + j * hd, hd);
+    /* (the up to 7 cells below lo0 may hold a later position of a ring: their scores are
+     * dropped) */
+    for (int64_t j = 0; j < e - b0; j++) ops_f16_to_f32(kc + (size_t)((b0 + j) % cap) * (size_t)Dkv, KV + j * hd, hd);
     memset(KV + (e - b0) * hd, 0, (size_t)(nc - (e - b0)) * (size_t)hd * sizeof(float));
     for (int64_t g = 0; g < group; g++)
         ops_kq_ref8(S + g * nq * ld, ld, KV, p0 + 1 - b0, Q + g * nq * hd, nq, hd, J->kq_scale);
@@ -326,7 +328,9 @@ static void attn_tile(const attn_job *J, float *scr, int64_t t0, int64_t nq, int
             memset(row, 0, (size_t)(lo - b0) * sizeof(float));
             memset(x + n, 0, (size_t)(nc - (lo - b0) - n) * sizeof(float));
         }
-    ops_f16_to_f32_cols(vc + (size_t)(lo0 - b0) * (size_t)Dkv, Dkv, e - lo0, hd, KV + (lo0 - b0), nc);
+    const int64_t r0 = lo0 % cap, n1 = HEARTH_MIN(e - lo0, cap - r0); /* the cells attended, in 1 or 2 runs of rows */
+    ops_f16_to_f32_cols(vc + (size_t)r0 * (size_t)Dkv, Dkv, n1, hd, KV + (lo0 - b0), nc);
+    if (n1 < e - lo0) ops_f16_to_f32_cols(vc, Dkv, e - lo0 - n1, hd, KV + (lo0 - b0) + n1, nc);
     for (int64_t c = 0; c < hd; c++) {
         memset(KV + c * nc, 0, (size_t)(lo0 - b0) * sizeof(float));
         memset(KV + c * nc + (e - b0), 0, (size_t)(nc - (e - b0)) * sizeof(float));
