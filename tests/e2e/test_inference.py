@@ -268,3 +268,20 @@ def test_bench_json_has_llama_bench_keys(hearth, smollm2):
         for k in ("n_threads", "avg_ts", "stddev_ts"):
             assert k in r
         assert r["avg_ts"] > 0
+
+
+def test_bench_depth(hearth, smollm2):
+    """-d N: tests after N tokens already in the cache (llama-bench's -d): the JSON carries
+    n_depth, the table names the tests "pp16 @ d64"; a depth beyond what the model can hold is an
+    error, not a crash."""
+    p = run([hearth, "bench", "-m", smollm2, "-p", "16", "-n", "4", "-d", "64", "-r", "1", "-t", THREADS, "--json"])
+    assert p.returncode == 0, p.stderr.decode()
+    rows = json.loads(p.stdout)
+    assert [(r["n_prompt"], r["n_gen"], r["n_depth"]) for r in rows] == [(16, 0, 64), (0, 4, 64)]
+    assert all(r["avg_ts"] > 0 for r in rows)
+    p = run([hearth, "bench", "-m", smollm2, "-p", "16", "-n", "0", "-d", "64", "-r", "1", "-t", THREADS])
+    assert p.returncode == 0, p.stderr.decode()
+    assert "pp16 @ d64" in p.stdout.decode()
+    p = run([hearth, "bench", "-m", smollm2, "-p", "16", "-n", "0", "-d", "1000000", "-r", "1", "-t", THREADS])
+    assert p.returncode != 0 and p.returncode < 128, p.returncode
+    assert b"hearth bench" in p.stderr
