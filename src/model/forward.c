@@ -373,12 +373,17 @@ static void attn_task(void *arg, int ith, int nth) {
         int64_t n_same = 0; /* the reference's path depends on the tokens of this sequence in the batch */
         for (int64_t u = 0; u < J->n_tok && n_same < 2; u++) n_same += s->b_seq[u] == s->b_seq[t];
         const int lanes = n_same > 1 ? 8 : 32;
+        /* cells lo..pos in consecutive rows from lo % cap unless they wrap a ring: then the
+         * kernels find each cell's row themselves (a division per row or block of 8 rows, which
+         * cost more than the row's dot product itself) */
+        const int64_t r0 = lo % cap, ring = r0 + (pos - lo + 1) <= cap ? 0 : cap;
+        const size_t  off = ring ? 0 : (size_t)r0 * (size_t)Dkv;
         ops_round_f16(s->q + t * Dq + h * hd, q, hd);
-        ops_dot_f16_ref_rows(scores, q, kc + kvh * hd, Dkv, cap, lo, pos - lo + 1, hd, lanes, J->kq_scale);
+        ops_dot_f16_ref_rows(scores, q, kc + off + kvh * hd, Dkv, ring, lo, pos - lo + 1, hd, lanes, J->kq_scale);
         ops_softmax_ref(scores, pos - lo + 1, lo);
         ops_round_f16(scores, scores, pos - lo + 1);
         float *out = s->att + t * Dq + h * hd;
-        ops_wsum_f16_ref(out, scores, vc + kvh * hd, Dkv, cap, lo, pos - lo + 1, hd, lanes, q + hd);
+        ops_wsum_f16_ref(out, scores, vc + off + kvh * hd, Dkv, ring, lo, pos - lo + 1, hd, lanes, q + hd);
     }
 }
 
