@@ -158,6 +158,24 @@ static void probe_att_task(void *arg, int ith, int nth) {
     }
 }
 
+/* Runs `task` over the pool for about `seconds`, its K and V (*kc, *vc) cycling through
+ * PROBE_ATT_LAYERS layers of `layer` bytes each in buf (K then V), as the forward pass reads a
+ * different layer's cache each time; returns the calls made and their time in *dt. */
+static int64_t probe_att_run(hearth_threadpool *pool, hearth_task_fn task, void *arg, const uint16_t **kc,
+                             const uint16_t **vc, const uint8_t *buf, size_t layer, double seconds, double *dt) {
+    int64_t calls = 0;
+    double  t0    = hearth_time_s();
+    do {
+        const uint8_t *l = buf + (size_t)(calls % PROBE_ATT_LAYERS) * 2 * layer;
+        *kc              = (const uint16_t *)l;
+        *vc              = (const uint16_t *)(l + layer);
+        hearth_threadpool_run(pool, task, arg);
+        calls++;
+        *dt = hearth_time_s() - t0;
+    } while (*dt < seconds);
+    return calls;
+}
+
 /* Attention cells (head x position x head size, K and V both read) per second. */
 static double probe_attention(hearth_threadpool *pool, int nth, const uint8_t *buf, size_t buf_bytes,
                               double seconds) {
@@ -169,16 +187,8 @@ static double probe_attention(hearth_threadpool *pool, int nth, const uint8_t *b
     if (scratch && q) {
         for (int i = 0; i < PROBE_ATT_HEADS * PROBE_ATT_HD; i++) q[i] = (float)(i % 17) * 0.01f;
         probe_att a = { .scratch = scratch, .q = q, .out = q + PROBE_ATT_HEADS * PROBE_ATT_HD, .n_pos = PROBE_ATT_POS };
-        int64_t calls = 0;
-        double t0 = hearth_time_s(), dt;
-        do {
-            const uint8_t *l = buf + (size_t)(calls % PROBE_ATT_LAYERS) * 2 * layer;
-            a.kc = (const uint16_t *)l;
-            a.vc = (const uint16_t *)(l + layer);
-            hearth_threadpool_run(pool, probe_att_task, &a);
-            calls++;
-            dt = hearth_time_s() - t0;
-        } while (dt < seconds);
+        double        dt;
+        const int64_t calls = probe_att_run(pool, probe_att_task, &a, &a.kc, &a.vc, buf, layer, seconds, &dt);
         rate = (double)calls * PROBE_ATT_HEADS * PROBE_ATT_POS * PROBE_ATT_HD / dt;
     }
     free(scratch);
@@ -258,16 +268,8 @@ static double probe_attention_prompt(hearth_threadpool *pool, int nth, const uin
     if (scratch && q) {
         for (int64_t i = 0; i < n_tok * Dq; i++) q[i] = (float)(i % 17) * 0.01f;
         probe_pp a = { .scratch = scratch, .q = q, .out = q + n_tok * Dq };
-        int64_t calls = 0;
-        double t0 = hearth_time_s(), dt;
-        do {
-            const uint8_t *l = buf + (size_t)(calls % PROBE_ATT_LAYERS) * 2 * layer;
-            a.kc = (const uint16_t *)l;
-            a.vc = (const uint16_t *)(l + layer);
-            hearth_threadpool_run(pool, probe_pp_task, &a);
-            calls++;
-            dt = hearth_time_s() - t0;
-        } while (dt < seconds);
+        double        dt;
+        const int64_t calls = probe_att_run(pool, probe_pp_task, &a, &a.kc, &a.vc, buf, layer, seconds, &dt);
         double cells = 0; /* per call: every token's positions x heads x head size */
         for (int64_t t = 0; t < n_tok; t++) cells += (double)(PROBE_PP_POS + t + 1);
         rate = (double)calls * cells * PROBE_ATT_HEADS * PROBE_ATT_HD / dt;
